@@ -1,0 +1,103 @@
+"""caption_aug entry point: wires flags, config and workdir to one mode; the work lives in the package.
+
+  python train_main.py --workdir=runs/shapes                       # the embedded default
+  python train_main.py --config=configs/coco_sample.py --workdir=runs/coco --mode=data
+  python train_main.py --workdir=runs/shapes --config.tokenizer.vocab_size=2000
+"""
+
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "shapes.py")
+MODES = ("data",)
+
+
+
+def _one_line(error: Exception) -> str:
+    """The innermost message of a (possibly wrapped) exception, on one line."""
+    while error.args and isinstance(error.args[0], BaseException):
+        error = error.args[0]
+    text = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return " ".join(str(text).split())
+
+
+try:  # ml_collections applies --config.KEY=VALUE overrides while defining the flag
+    config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
+                                    "Experiment config file (ml_collections).")
+except (AttributeError, KeyError) as e:
+    sys.exit(f"error: unknown config key: {_one_line(e)}")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Folder for everything the run makes; rerunning "
+                               "with the same workdir resumes.", required=True)
+_MODE = flags.DEFINE_enum("mode", "data", MODES, "What to run. data: build the dataset and the "
+                          "shared tokenizer into the workdir and print a summary.")
+
+
+def run_data(config, workdir: str) -> None:
+    """Builds and validates the dataset and tokenizer; prints the summary."""
+    from caption_aug.data import prepare  # deferred: TensorFlow import is slow
+    prepared = prepare.prepare(config, workdir)
+    print(format_summary(prepared.summary))
+    print(f"summary written to {os.path.join(workdir, 'data', 'summary.json')}")
+
+
+def format_summary(summary: dict) -> str:
+    """A short human-readable view of `prepare.summarize`'s output."""
+    lines = [f"source: {summary['source']}   tokenizer: {summary['tokenizer']} "
+             f"(vocabulary {summary['vocabulary_size']})"]
+    for name, split in summary["splits"].items():
+        lines.append(f"{name:>10}: {split['images']} images, {split['captions']} captions, "
+                     f"words p50/p90/p99/max {split['caption_words_p50_p90_p99_max']}, "
+                     f"tokens {split['caption_tokens_p50_p90_p99_max']}, "
+                     f"skipped {split['skipped_total']}")
+        for reason, info in split["skipped"].items():
+            lines.append(f"{'':>12}skipped {info['count']} x {reason}, e.g. {info['examples'][:2]}")
+    for reason, info in summary["skipped_while_reading"].items():
+        lines.append(f"  skipped while reading: {info['count']} x {reason}, e.g. {info['examples'][:2]}")
+    return "\n".join(lines)
+
+
+def load_config():
+    """The config with command-line overrides applied; a bad file or key exits with one line."""
+    path = config_flags.get_config_filename(flags.FLAGS["config"])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        return flags.FLAGS.config
+    except (AttributeError, KeyError, TypeError, OSError, flags.Error) as e:
+        raise ValueError(f"bad config ({path}): {_one_line(e)}") from e
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    from caption_aug import config_schema
+    workdir = _WORKDIR.value
+    try:
+        config = load_config()
+        config_schema.validate(config)
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json(indent=2))
+        logging.info("mode=%s workdir=%s", _MODE.value, workdir)
+        if _MODE.value == "data":
+            run_data(config, workdir)
+    except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
+        sys.exit(f"error: {e}")
+
+
+def parse_flags(argv):
+    """absl's flag parsing; a bad flag or config key exits with one line naming it."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError, flags.Error) as e:
+        sys.exit(f"error: {_one_line(e)}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)
