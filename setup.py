@@ -14,6 +14,7 @@ setuptools.setup(
         "keras>=3.10,<4",
         "keras-hub>=0.32,<0.33",
         "tensorflow-datasets>=4.9.10,<5",
+        "importlib-resources>=6",  # tfds 4.9.10 imports it but declares it only for Python < 3.9
         "pycocotools>=2.0.8,<3",
         "nltk>=3.9,<4",
         "absl-py>=2.1,<3",

@@ -6,6 +6,7 @@
 """
 
 import json
+import logging as std_logging
 import os
 import sys
 
@@ -73,9 +74,17 @@ def load_config():
         raise ValueError(f"bad config ({path}): {_one_line(e)}") from e
 
 
+class _QuietLibraries(std_logging.Filter):
+    """Keeps tensorflow-datasets' per-split INFO lines out of the progress output."""
+
+    def filter(self, record):
+        return record.levelno >= std_logging.WARNING or "tensorflow_datasets" not in record.pathname
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.get_absl_handler().addFilter(_QuietLibraries())
     from caption_aug import config_schema
     workdir = _WORKDIR.value
     try:

@@ -20,19 +20,20 @@ def base_config() -> ml_collections.ConfigDict:
     config.data = ml_collections.ConfigDict()
     config.data.source = "caption_shapes"
     config.data.max_caption_words = 50       # longer captions are skipped and counted
-    config.data.max_caption_tokens = 24      # including start and end; longer ones are cut
-    config.data.cache_max_mb = 2048          # decoded images are kept in memory below this
+    config.data.max_caption_tokens = 40      # including start and end; longer ones are cut
+    config.data.cache_max_mb = 1024          # decoded images are kept in memory below this
     config.data.validation_fraction = 0.1    # for sources without splits (a COCO JSON)
     config.data.test_fraction = 0.1
     config.data.caption_shapes = ml_collections.ConfigDict(dict(
-        train_size=4000, validation_size=500, test_size=500, image_size=64, seed=0,
-        holdout=""))                         # e.g. "red circle,blue square": never in train
+        train_size=4000, validation_size=500, test_size=500, resolution=64, seed=0,
+        holdout="",                          # e.g. "red circle,large star": never in train
+        novel_fraction=0.5))                 # share of val/test scenes showing a held-out one
     config.data.coco = ml_collections.ConfigDict(dict(annotations="", image_dir=""))
     config.data.karpathy = ml_collections.ConfigDict(dict(json="", image_dir=""))
     config.data.flickr8k = ml_collections.ConfigDict(dict(
         token_file="", image_dir="", train_list="", validation_list="", test_list=""))
     config.data.tfds = ml_collections.ConfigDict(dict(
-        data_dir="", train_split="train", validation_split="val", test_split="test"))
+        data_dir="", train_split="train+restval", validation_split="val", test_split="test"))
 
     config.tokenizer = ml_collections.ConfigDict()
     config.tokenizer.source = "train"        # "train" (BPE on train captions) or a keras-hub preset
@@ -42,7 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.pipeline = ml_collections.ConfigDict()
     config.pipeline.batch_size = 32
     config.pipeline.eval_batch_size = 64
-    config.pipeline.bucket_boundaries = (8, 12, 16)
+    config.pipeline.bucket_boundaries = (12, 16, 20, 24, 28)
     config.pipeline.captioner_image_size = 64
     config.pipeline.captioner_normalization = "imagenet"
     config.pipeline.gan_image_size = 64
