@@ -5,6 +5,7 @@
   python train_main.py --workdir=runs/shapes --config.tokenizer.vocab_size=2000
 """
 
+import importlib
 import json
 import logging as std_logging
 import os
@@ -16,8 +17,10 @@ from absl import logging
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs", "shapes.py")
-MODES = ("data",)
-
+# Each mode is a module with `run_mode(config, workdir)`; imported on use (TensorFlow is slow to import).
+MODES = {
+    "data": "caption_aug.data.prepare",
+}
 
 
 def _one_line(error: Exception) -> str:
@@ -35,32 +38,8 @@ except (AttributeError, KeyError) as e:
     sys.exit(f"error: unknown config key: {_one_line(e)}")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for everything the run makes; rerunning "
                                "with the same workdir resumes.", required=True)
-_MODE = flags.DEFINE_enum("mode", "data", MODES, "What to run. data: build the dataset and the "
-                          "shared tokenizer into the workdir and print a summary.")
-
-
-def run_data(config, workdir: str) -> None:
-    """Builds and validates the dataset and tokenizer; prints the summary."""
-    from caption_aug.data import prepare  # deferred: TensorFlow import is slow
-    prepared = prepare.prepare(config, workdir)
-    print(format_summary(prepared.summary))
-    print(f"summary written to {os.path.join(workdir, 'data', 'summary.json')}")
-
-
-def format_summary(summary: dict) -> str:
-    """A short human-readable view of `prepare.summarize`'s output."""
-    lines = [f"source: {summary['source']}   tokenizer: {summary['tokenizer']} "
-             f"(vocabulary {summary['vocabulary_size']})"]
-    for name, split in summary["splits"].items():
-        lines.append(f"{name:>10}: {split['images']} images, {split['captions']} captions, "
-                     f"words p50/p90/p99/max {split['caption_words_p50_p90_p99_max']}, "
-                     f"tokens {split['caption_tokens_p50_p90_p99_max']}, "
-                     f"skipped {split['skipped_total']}")
-        for reason, info in split["skipped"].items():
-            lines.append(f"{'':>12}skipped {info['count']} x {reason}, e.g. {info['examples'][:2]}")
-    for reason, info in summary["skipped_while_reading"].items():
-        lines.append(f"  skipped while reading: {info['count']} x {reason}, e.g. {info['examples'][:2]}")
-    return "\n".join(lines)
+_MODE = flags.DEFINE_enum("mode", "data", list(MODES), "What to run. data: build the dataset and "
+                          "the shared tokenizer into the workdir and print a summary.")
 
 
 def load_config():
@@ -94,8 +73,7 @@ def main(argv):
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json(indent=2))
         logging.info("mode=%s workdir=%s", _MODE.value, workdir)
-        if _MODE.value == "data":
-            run_data(config, workdir)
+        importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
     except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
         sys.exit(f"error: {e}")
 

@@ -137,3 +137,28 @@ def summarize(config, splits: Dict[str, corpus.Split], tok: tokenizer_lib.Captio
 
 def _percentiles(values: np.ndarray) -> list:
     return [int(np.percentile(values, q)) for q in (50, 90, 99)] + [int(values.max())]
+
+
+def run_mode(config, workdir: str) -> PreparedData:
+    """`--mode=data`: prepares the data and prints the summary."""
+    prepared = prepare(config, workdir)
+    print(format_summary(prepared.summary))
+    print(f"summary written to {os.path.join(workdir, 'data', 'summary.json')}")
+    return prepared
+
+
+def format_summary(summary: dict) -> str:
+    """A short human-readable view of `summarize`'s output."""
+    lines = [f"source: {summary['source']}   tokenizer: {summary['tokenizer']} "
+             f"(vocabulary {summary['vocabulary_size']})"]
+    for name, split in summary["splits"].items():
+        lines.append(f"{name:>10}: {split['images']} images, {split['captions']} captions, "
+                     f"words p50/p90/p99/max {split['caption_words_p50_p90_p99_max']}, "
+                     f"tokens {split['caption_tokens_p50_p90_p99_max']}, "
+                     f"skipped {split['skipped_total']}")
+        for reason, info in split["skipped"].items():
+            lines.append(f"{'':>12}skipped {info['count']} x {reason}, e.g. {info['examples'][:2]}")
+    for reason, info in summary["skipped_while_reading"].items():
+        lines.append(f"  skipped while reading: {info['count']} x {reason}, "
+                     f"e.g. {info['examples'][:2]}")
+    return "\n".join(lines)
