@@ -143,3 +143,19 @@ def test_main_job_on_the_embedded_default(tmp_path):
     assert counts == {"train": (4000, 20000), "validation": (500, 2500), "test": (500, 2500)}
     assert summary["splits"]["train"]["captions_cut_to_max_tokens"] == 0
     assert "train: 4000 images, 20000 captions" in result.stdout
+
+
+def test_compositional_holdout_from_the_config_string(tmp_path):
+    from caption_aug import config_schema
+    from caption_aug.data import prepare
+    config = config_schema.base_config()
+    config.data.caption_shapes.update(dict(train_size=120, validation_size=40, test_size=40,
+                                           resolution=32, holdout="red circle, large star"))
+    data = prepare.prepare(config, str(tmp_path))
+
+    def shows_holdout(split):
+        return [any((o["colour"], o["shape"]) == ("red", "circle")
+                    or (o["size"], o["shape"]) == ("large", "star") for o in scene["objects"])
+                for scene in split.metadata]
+    assert not any(shows_holdout(data.splits["train"]))
+    assert any(shows_holdout(data.splits["test"]))
