@@ -1,0 +1,133 @@
+"""Speed of the Show-Attend-Tell captioner: training step images/s and beam search captions/s.
+
+  python benchmarks/bench_captioner.py [--steps=5] [--cases=paper,small,small_cnn64,resnet101]
+                                       [--out=benchmarks/results/bench_captioner.json]
+
+Training step (teacher forced, loss + gradients + clipping + two Adams), random data:
+  paper:       decoder dims 512, vocabulary 10,000, precomputed 14x14x2048 features, batch 32,
+               captions of 20 steps (the reference: 3.9 images/s on 2 cores, torch CPU)
+  small:       dims 256, vocabulary 2,000, 8x8x512 features, batch 32, 16 steps (reference: 72)
+  small_cnn64: the default config's model (small CNN on 64x64 images, dims 256, vocabulary 519),
+               batch 32, 16 steps: what `--mode=train_captioner` runs on caption_shapes
+  resnet101:   frozen ResNet-101 at 256x256 + paper decoder, batch 8 (reference: 1.7 images/s)
+each with XLA off and on. Beam search (paper-size decoder, batch 64, exactly 20 steps since the
+end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
+reference's way, which also recomputes the attention projection each step; ours per image does
+not), same run. ResNet-101 runs without XLA only (compiling it takes minutes).
+"""
+
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from caption_aug import config_schema  # noqa: E402
+from caption_aug.models.captioner import build_captioner  # noqa: E402
+from caption_aug.models.captioner.beam_search import beam_search  # noqa: E402
+from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E402
+
+_STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps per case (after 2 warm-up steps).")
+_CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "resnet101"],
+                           "Training-step cases to run.")
+_BEAM_IMAGES = flags.DEFINE_integer("beam_images", 64, "Batch of the batched beam search.")
+_SINGLE_IMAGES = flags.DEFINE_integer("single_images", 8, "Images decoded one at a time.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner.json", "JSON output.")
+
+# name: (backbone, input size, input channels, encoded size, dims, vocabulary, batch, steps)
+CASES = {
+    "paper": ("features", 14, 2048, 14, 512, 10000, 32, 20),
+    "small": ("features", 8, 512, 8, 256, 2000, 32, 16),
+    "small_cnn64": ("small_cnn", 64, 3, 8, 256, 519, 32, 16),
+    "resnet101": ("resnet101", 256, 3, 8, 512, 10000, 8, 20),
+}
+REFERENCE = {"paper": 3.9, "small": 72.0, "resnet101": 1.7}  # images/s, torch CPU, 2 threads
+
+
+def captioner_config(backbone, channels, encoded_size, dims, jit):
+    cfg = config_schema.base_config().captioner
+    cfg.backbone, cfg.feature_dim, cfg.encoded_size = backbone, channels, encoded_size
+    cfg.embedding_dim = cfg.attention_dim = cfg.decoder_dim = dims
+    cfg.fine_tune_stages = ()  # resnet101: frozen, as in the reference's timing
+    cfg.jit_compile = jit
+    return cfg
+
+
+def time_train_step(case, jit, steps):
+    backbone, size, channels, encoded, dims, vocab, batch, length = CASES[case]
+    keras.utils.set_random_seed(0)
+    model_config = captioner_config(backbone, channels, encoded, dims, jit)
+    model = build_captioner(model_config, vocab, size)
+    trainer = CaptionerTrainer(model_config, model)
+    data = {"image": tf.random.normal([batch, size, size, channels]),
+            "token_ids": tf.random.uniform([batch, length + 1], 2, vocab, tf.int32),
+            "padding_mask": tf.ones([batch, length + 1], tf.bool)}
+    for _ in range(2):
+        float(trainer.train_step(data)["loss"])
+    start = time.perf_counter()
+    for _ in range(steps):
+        float(trainer.train_step(data)["loss"])
+    seconds = (time.perf_counter() - start) / steps
+    return {"case": case, "xla": jit, "batch": batch, "steps": length, "vocabulary": vocab,
+            "dims": dims, "seconds_per_step": seconds, "images_per_second": batch / seconds,
+            "reference_images_per_second": REFERENCE.get(case)}
+
+
+def time_beam_search(beam_size, jit, batch_images, single_images, length=20):
+    backbone, size, channels, encoded, dims, vocab, _, _ = CASES["paper"]
+    keras.utils.set_random_seed(0)
+    model = build_captioner(captioner_config(backbone, channels, encoded, dims, False), vocab, size)
+    features = model.encoder(tf.random.normal([batch_images, size, size, channels]))
+
+    @tf.function(jit_compile=jit)
+    def decode(features):
+        return beam_search(model.decoder, features, beam_size, length, start_id=0, end_id=0,
+                           pad_id=1, banned_ids=(0, 1)).log_probs  # no end: exactly `length` steps
+
+    def rate(batch, images):
+        decode(features[:batch]).numpy()  # compiles for this batch size
+        start = time.perf_counter()
+        for i in range(0, images, batch):
+            decode(features[i:i + batch]).numpy()
+        return images / (time.perf_counter() - start)
+
+    batched = rate(batch_images, batch_images)
+    single = rate(1, single_images)
+    return {"beam_size": beam_size, "xla": jit, "batch": batch_images, "steps": length,
+            "batched_captions_per_second": batched, "per_image_captions_per_second": single,
+            "speedup": batched / single,
+            "reference_captions_per_second": 1.3 if beam_size == 5 else None}
+
+
+def main(argv):
+    del argv
+    results = {"train_step": [], "beam_search": [],
+               "note": "2 shared CPU cores: other jobs ran at the same time; figures are noisy"}
+    for case in _CASES.value:
+        for jit in (False,) if case == "resnet101" else (False, True):  # XLA-compiling ResNet: minutes
+            row = time_train_step(case, jit, _STEPS.value if case != "resnet101" else 2)
+            results["train_step"].append(row)
+            print(f"train step {case:12s} xla={str(jit):5s}: {row['images_per_second']:8.1f} images/s"
+                  + (f"  (reference {row['reference_images_per_second']})"
+                     if row["reference_images_per_second"] else ""), flush=True)
+    for jit in (False, True):
+        for beam_size in (3, 5):
+            row = time_beam_search(beam_size, jit, _BEAM_IMAGES.value, _SINGLE_IMAGES.value)
+            results["beam_search"].append(row)
+            print(f"beam search k={beam_size} xla={str(jit):5s}: batch of {row['batch']} "
+                  f"{row['batched_captions_per_second']:.1f} captions/s, one image at a time "
+                  f"{row['per_image_captions_per_second']:.1f} ({row['speedup']:.1f}x)", flush=True)
+    os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
+    with open(_OUT.value, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"written to {_OUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)

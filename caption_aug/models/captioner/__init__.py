@@ -1,0 +1,8 @@
+"""Show-Attend-Tell captioner: encoder, soft attention, gated LSTM decoder, loss, batched beam search
+(`caption_aug.models.captioner.beam_search.beam_search`)."""
+
+from caption_aug.models.captioner.beam_search import BeamSearchResult
+from caption_aug.models.captioner.captioner import Captioner, build_captioner, detokenize
+from caption_aug.models.captioner.decoder import AttentionDecoder
+from caption_aug.models.captioner.encoder import build_encoder
+from caption_aug.models.captioner.loss import CaptionLoss, caption_loss, teacher_forcing

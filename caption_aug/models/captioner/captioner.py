@@ -1,0 +1,66 @@
+"""The Show-Attend-Tell captioner as one Keras 3 model: encoder (CNN -> pixels) + attention decoder.
+
+Its training forward, `model({"image": ..., "tokens": ...}, training=True)`, takes decoder input
+tokens as int ids [B, T] or soft rows [B, T, V] and returns word logits and attention weights; it
+works with `model.stateless_call(trainable, non_trainable, inputs, training=...)`, which stage 4
+uses to probe perturbed weights. `generate` decodes images with the batched beam search.
+"""
+
+import keras
+import tensorflow as tf
+
+from caption_aug.models.captioner import beam_search as beam_search_lib
+from caption_aug.models.captioner.decoder import AttentionDecoder
+from caption_aug.models.captioner.encoder import build_encoder
+
+
+@keras.saving.register_keras_serializable("caption_aug")
+class Captioner(keras.Model):
+    """{"image" [B, S, S, 3], "tokens" [B, T] | [B, T, V]}
+    -> {"logits" [B, T, V], "alphas" [B, T, P]}."""
+
+    def __init__(self, encoder: keras.Model, decoder: AttentionDecoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def build(self, input_shape=None):
+        self.decoder.build(self.encoder.output.shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        features = self.encoder(inputs["image"], training=training)
+        logits, alphas = self.decoder(features, inputs["tokens"], training=training)
+        return {"logits": logits, "alphas": alphas}
+
+    def generate(self, images, beam_size: int, max_length: int, start_id: int, end_id: int,
+                 pad_id: int) -> beam_search_lib.BeamSearchResult:
+        """Captions (token ids, log-probs, attention) of a batch of images by beam search."""
+        features = self.encoder(images, training=False)
+        return beam_search_lib.beam_search(self.decoder, features, beam_size, max_length,
+                                           start_id, end_id, pad_id,
+                                           banned_ids=_banned(start_id, end_id, pad_id))
+
+
+def _banned(start_id: int, end_id: int, pad_id: int) -> tuple:
+    """Ids a caption may never contain: padding, and the start token when it differs from end."""
+    return tuple(sorted({pad_id, start_id} - {end_id}))
+
+
+def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
+    """A built Captioner from `config.captioner` (weights created, so it can be stateless_call'ed)."""
+    encoder = build_encoder(
+        cfg.backbone, image_size, cfg.encoded_size, weights=cfg.weights or None,
+        fine_tune_stages=tuple(cfg.fine_tune_stages), small_cnn_filters=tuple(cfg.small_cnn_filters),
+        feature_dim=cfg.feature_dim)
+    decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
+                               cfg.decoder_dim, cfg.dropout, name="decoder")
+    model = Captioner(encoder, decoder, name="captioner")
+    model.build()
+    return model
+
+
+def detokenize(keras_tokenizer, result: beam_search_lib.BeamSearchResult) -> tf.Tensor:
+    """Caption strings [B] of a beam search result, in TensorFlow ops (usable in a SavedModel)."""
+    words = tf.ragged.boolean_mask(result.tokens, result.word_mask)
+    return tf.strings.strip(keras_tokenizer.detokenize(words))

@@ -1,0 +1,100 @@
+"""Show-Attend-Tell decoder: an LSTM cell fed the previous word's embedding and a gated attention
+context, with h0/c0 from linear layers over the mean pixel and a dropout + linear word classifier.
+
+The time loop runs in-graph (`tf.scan`, a `tf.while_loop`) over the steps
+only: the attention's encoder projection is computed once per image before the loop, and the
+dropout + vocabulary projection runs once over all steps after it. Tokens may be int ids [B, T] or
+soft one-hot rows [B, T, V] (synthetic captions); soft rows are embedded by a matmul with the
+embedding table, so gradients reach whoever produced them.
+"""
+
+import keras
+import tensorflow as tf
+from keras import layers
+from keras import ops
+
+from caption_aug.models.captioner.attention import SoftAttention
+
+
+def is_soft(tokens) -> bool:
+    """Soft (float [..., V]) tokens rather than int ids."""
+    return not keras.backend.standardize_dtype(tokens.dtype).startswith(("int", "uint"))
+
+
+@keras.saving.register_keras_serializable("caption_aug")
+class AttentionDecoder(layers.Layer):
+    """features [B, P, F] + input tokens [B, T] (or [B, T, V])
+    -> word logits [B, T, V], attention [B, T, P]."""
+
+    def __init__(self, vocabulary_size: int, embedding_dim: int, attention_dim: int,
+                 decoder_dim: int, dropout: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.attention_dim = attention_dim
+        self.decoder_dim = decoder_dim
+        self.dropout_rate = dropout
+        self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
+        self.attention = SoftAttention(attention_dim, name="attention")
+        self.init_h = layers.Dense(decoder_dim, name="init_h")
+        self.init_c = layers.Dense(decoder_dim, name="init_c")
+        self.f_beta = layers.Dense(1, activation="sigmoid", name="f_beta")  # width set in build
+        self.lstm = layers.LSTMCell(decoder_dim, name="lstm")
+        self.dropout = layers.Dropout(dropout, name="dropout")
+        self.word_logits = layers.Dense(vocabulary_size, name="word_logits")
+
+    def build(self, features_shape, tokens_shape=None):
+        feature_dim = features_shape[-1]
+        hidden = (None, self.decoder_dim)
+        self.embedding.build((None, None))
+        self.attention.build(features_shape, hidden)
+        self.init_h.build((None, feature_dim))
+        self.init_c.build((None, feature_dim))
+        self.f_beta.units = feature_dim  # the gate is a vector of the encoder's width
+        self.f_beta.build(hidden)
+        self.lstm.build((None, self.embedding_dim + feature_dim))
+        self.word_logits.build(hidden)
+
+    def embed(self, tokens):
+        """int ids [B, T] -> [B, T, E]; soft rows [B, T, V] -> [B, T, E] by matmul."""
+        if is_soft(tokens):
+            return ops.matmul(tokens, self.embedding.embeddings)
+        return self.embedding(tokens)
+
+    def initial_state(self, features):
+        """(h0, c0, projected features) of a batch of images."""
+        mean = ops.mean(features, axis=1)
+        return self.init_h(mean), self.init_c(mean), self.attention.project_features(features)
+
+    def step(self, features, projected_features, word_embedding, h, c):
+        """One decoding step: (h, c) -> (h', c', alpha) given the previous word's embedding.
+        h, c, word_embedding hold B*k rows, k consecutive rows per image (k=1 in training, the
+        beam in beam search); features [B, P, F] are shared by an image's k rows. alpha: [B*k, P]."""
+        batch = ops.shape(features)[0]
+        context, alpha = self.attention(features, projected_features,
+                                        ops.reshape(h, (batch, -1, self.decoder_dim)))
+        context = ops.reshape(context, (-1, ops.shape(features)[-1]))
+        gated = self.f_beta(h) * context
+        _, (h, c) = self.lstm(ops.concatenate([word_embedding, gated], axis=-1), [h, c])
+        return h, c, ops.reshape(alpha, (-1, ops.shape(features)[1]))
+
+    def logits(self, hidden, training=None):
+        """Word logits of hidden states (any leading shape), with dropout in training."""
+        return self.word_logits(self.dropout(hidden, training=training))
+
+    def call(self, features, tokens, training=None):
+        h, c, projected = self.initial_state(features)
+        embedded = ops.transpose(self.embed(tokens), (1, 0, 2))  # time-major for the scan
+
+        def body(state, word_embedding):
+            return self.step(features, projected, word_embedding, *state[:2])
+
+        no_attention = ops.zeros_like(features[..., 0])
+        hiddens, _, alphas = tf.scan(body, embedded, initializer=(h, c, no_attention))
+        hiddens = ops.transpose(hiddens, (1, 0, 2))
+        return self.logits(hiddens, training=training), ops.transpose(alphas, (1, 0, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim, "attention_dim": self.attention_dim,
+                "decoder_dim": self.decoder_dim, "dropout": self.dropout_rate}

@@ -1,0 +1,85 @@
+"""The captioner's image encoder: a CNN cut before its pooling/classifier, adaptively pooled to an
+ExE grid of F-dimensional features ("pixels" the decoder attends over).
+
+Backbones: `resnet101` (the paper's), `resnet50` (keras.applications, weights None, "imagenet" or a
+local weights file, fine-tuning only the named stages), `small_cnn` (a few strided conv blocks, for
+CPU runs and tests) and `features` (the input already is a feature grid, e.g. precomputed).
+"""
+
+from typing import Sequence
+
+import keras
+from keras import layers
+from keras import ops
+
+BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
+RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+# The pipelines' "imagenet" normalisation is torchvision's (RGB, mean/std); keras.applications'
+# ResNets were trained on caffe's (BGR, mean subtracted, 0..255). The encoder converts between them.
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def _resnet(name: str):
+    return {"resnet101": keras.applications.ResNet101,
+            "resnet50": keras.applications.ResNet50}[name]
+
+
+@keras.saving.register_keras_serializable("caption_aug")
+class TorchToCaffe(layers.Layer):
+    """torchvision-normalised RGB -> caffe-normalised BGR (what keras.applications ResNets expect)."""
+
+    def call(self, images):
+        rgb = (images * ops.array(_TORCH_STD) + ops.array(_TORCH_MEAN)) * 255.0
+        return rgb[..., ::-1] - ops.array(_CAFFE_MEAN_BGR)
+
+
+def resnet_backbone(name: str, image_size: int, weights, fine_tune_stages: Sequence[str]
+                    ) -> keras.Model:
+    """A keras.applications ResNet without avgpool/fc. `weights`: None, "imagenet" or a local
+    .weights.h5 / .h5 file. Layers outside `fine_tune_stages` (e.g. conv3..conv5) are frozen,
+    which also puts their batch norms in inference mode."""
+    unknown = set(fine_tune_stages) - set(RESNET_STAGES)
+    if unknown:
+        raise ValueError(f"unknown ResNet stages {sorted(unknown)}: expected some of {RESNET_STAGES}")
+    inputs = keras.Input((image_size, image_size, 3))
+    resnet = _resnet(name)(include_top=False, weights=weights or None,
+                           input_tensor=TorchToCaffe()(inputs))
+    for layer in resnet.layers:
+        layer.trainable = layer.name.split("_")[0] in fine_tune_stages
+    return keras.Model(inputs, resnet.output, name=name)
+
+
+def small_cnn(image_size: int, filters: Sequence[int]) -> keras.Model:
+    """Conv-BN-ReLU blocks (3x3, stride 2), each halving the resolution: 64x64 -> 8x8 with 3."""
+    inputs = keras.Input((image_size, image_size, 3))
+    x = inputs
+    for i, width in enumerate(filters):
+        x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False,
+                          name=f"block{i}_conv")(x)
+        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+    return keras.Model(inputs, x, name="small_cnn")
+
+
+def build_encoder(backbone: str, image_size: int, encoded_size: int, weights=None,
+                  fine_tune_stages: Sequence[str] = ("conv3", "conv4", "conv5"),
+                  small_cnn_filters: Sequence[int] = (32, 64, 128),
+                  feature_dim: int = 0) -> keras.Model:
+    """image [B, S, S, 3] (or a feature grid for `features`) -> features [B, E*E, F]."""
+    if backbone in ("resnet101", "resnet50"):
+        cnn = resnet_backbone(backbone, image_size, weights, fine_tune_stages)
+    elif backbone == "small_cnn":
+        if weights:
+            raise ValueError("the small_cnn backbone has no pretrained weights; load a captioner "
+                             "checkpoint instead")
+        cnn = small_cnn(image_size, small_cnn_filters)
+    elif backbone == "features":
+        inputs = keras.Input((image_size, image_size, feature_dim))
+        cnn = keras.Model(inputs, inputs, name="features")
+    else:
+        raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
+    grid = layers.AdaptiveAveragePooling2D(encoded_size, name="adaptive_pool")(cnn.output)
+    pixels = layers.Reshape((encoded_size * encoded_size, grid.shape[-1]), name="pixels")(grid)
+    return keras.Model(cnn.input, pixels, name="encoder")

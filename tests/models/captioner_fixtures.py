@@ -1,0 +1,18 @@
+"""Tiny captioner configs shared by the captioner tests (32x32 images, dims 16)."""
+
+from caption_aug import config_schema
+
+VOCAB = 40
+IMAGE_SIZE = 32
+START = END = 0
+PAD = 1
+
+
+def tiny_captioner_config(**overrides):
+    cfg = config_schema.base_config().captioner
+    cfg.small_cnn_filters = (8, 8, 16)
+    cfg.encoded_size = 4
+    cfg.embedding_dim, cfg.attention_dim, cfg.decoder_dim = 12, 10, 16
+    for key, value in overrides.items():
+        cfg[key] = value
+    return cfg

@@ -1,0 +1,172 @@
+"""Shapes of every captioner layer, soft vs int tokens, stateless_call, backbones and weight files."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from caption_aug.models.captioner import build_captioner, build_encoder
+from caption_aug.models.captioner.attention import SoftAttention
+from caption_aug.models.captioner.decoder import AttentionDecoder
+from caption_aug.models.captioner.encoder import TorchToCaffe
+from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(1)
+    return build_captioner(tiny_captioner_config(), VOCAB, IMAGE_SIZE)
+
+
+def _inputs(batch=3, length=7, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"image": tf.constant(rng.normal(size=(batch, IMAGE_SIZE, IMAGE_SIZE, 3)), tf.float32),
+            "tokens": tf.constant(rng.integers(0, VOCAB, (batch, length)), tf.int32)}
+
+
+def test_small_cnn_encoder_gives_an_ExE_grid_of_pixels():
+    encoder = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16))
+    assert encoder.get_layer("block2_relu").output.shape == (None, 4, 4, 16)  # each block halves
+    assert encoder(tf.zeros([2, 32, 32, 3])).shape == (2, 16, 16)
+    upsampled = build_encoder("small_cnn", 32, encoded_size=14, small_cnn_filters=(8, 8, 16))
+    assert upsampled(tf.zeros([1, 32, 32, 3])).shape == (1, 196, 16)  # adaptive pooling, as torch
+
+
+def test_features_backbone_pools_a_precomputed_grid():
+    encoder = build_encoder("features", 8, encoded_size=4, feature_dim=6)
+    grid = tf.random.normal([2, 8, 8, 6])
+    pixels = encoder(grid).numpy()
+    assert pixels.shape == (2, 16, 6)
+    np.testing.assert_allclose(pixels[:, 0], tf.reduce_mean(grid[:, :2, :2], axis=(1, 2)), atol=1e-6)
+
+
+def test_attention_shapes_softmax_over_pixels_and_hypotheses_share_features():
+    attention = SoftAttention(10)
+    features, hidden = tf.random.normal([3, 16, 6]), tf.random.normal([3, 2, 5])
+    attention.build(features.shape, hidden.shape)
+    projected = attention.project_features(features)
+    context, alpha = attention(features, projected, hidden)
+    assert context.shape == (3, 2, 6) and alpha.shape == (3, 2, 16)
+    np.testing.assert_allclose(alpha.numpy().sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(context, tf.einsum("bkp,bpf->bkf", alpha, features), atol=1e-5)
+    alone, alone_alpha = attention(features, projected, hidden[:, 1:])  # each hypothesis on its own
+    np.testing.assert_allclose(alone[:, 0], context[:, 1], atol=1e-5)
+    np.testing.assert_allclose(alone_alpha[:, 0], alpha[:, 1], atol=1e-6)
+
+
+def test_decoder_shapes_and_gate_width():
+    decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5)
+    features = tf.random.normal([3, 16, 6])
+    decoder.build(features.shape)
+    h, c, projected = decoder.initial_state(features)
+    assert h.shape == c.shape == (3, 16) and projected.shape == (3, 16, 10)
+    assert decoder.f_beta.kernel.shape == (16, 6)  # a gate per encoder channel, as the reference
+    logits, alphas = decoder(features, tf.zeros([3, 5], tf.int32))
+    assert logits.shape == (3, 5, VOCAB) and alphas.shape == (3, 5, 16)
+
+
+def test_model_outputs_and_soft_one_hot_tokens_equal_int_tokens(model):
+    inputs = _inputs()
+    out = model(inputs, training=False)
+    assert out["logits"].shape == (3, 7, VOCAB) and out["alphas"].shape == (3, 7, 16)
+    soft = model({"image": inputs["image"], "tokens": tf.one_hot(inputs["tokens"], VOCAB)},
+                 training=False)
+    np.testing.assert_allclose(soft["logits"], out["logits"], atol=1e-5)
+
+
+def test_stateless_call_matches_call_leaves_weights_and_reaches_soft_tokens(model):
+    inputs = _inputs()
+    soft = tf.one_hot(inputs["tokens"], VOCAB)
+    before = [v.numpy().copy() for v in model.variables]
+    trainable = [tf.identity(v) for v in model.trainable_variables]
+    non_trainable = [tf.identity(v) for v in model.non_trainable_variables]
+
+    @tf.function
+    def forward(trainable, soft):
+        with tf.GradientTape() as tape:
+            tape.watch(soft)
+            out, _ = model.stateless_call(trainable, non_trainable,
+                                          {"image": inputs["image"], "tokens": soft}, training=False)
+            total = tf.reduce_sum(tf.nn.log_softmax(out["logits"])[..., 3])
+        return out["logits"], tape.gradient(total, soft)
+
+    logits, soft_gradient = forward(trainable, soft)
+    np.testing.assert_allclose(logits, model(inputs, training=False)["logits"], atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(soft_gradient))) > 0
+    shifted = [t + 0.01 for t in trainable]
+    assert float(tf.reduce_max(tf.abs(forward(shifted, soft)[0] - logits))) > 1e-4
+    for value, variable in zip(before, model.variables):
+        np.testing.assert_array_equal(value, variable.numpy())
+
+
+def test_dropout_only_in_training(model):
+    inputs = _inputs()
+    a, b = (model(inputs, training=True)["logits"] for _ in range(2))
+    assert float(tf.reduce_max(tf.abs(a - b))) > 0
+    np.testing.assert_array_equal(model(inputs, training=False)["logits"],
+                                  model(inputs, training=False)["logits"])
+
+
+def test_resnet_encoder_freezes_stem_and_conv2_and_loads_a_local_weights_file(tmp_path):
+    """A keras.applications weights file (here: a seeded random ResNet50 saved locally, as a user
+    would save the ImageNet one) loads into the encoder, which adds torch->caffe input conversion
+    and adaptive pooling around it."""
+    keras.utils.set_random_seed(3)
+    resnet = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(64, 64, 3))
+    path = str(tmp_path / "resnet50_notop.weights.h5")
+    resnet.save_weights(path)
+    encoder = build_encoder("resnet50", 64, encoded_size=2, weights=path)
+    image = tf.random.normal([2, 64, 64, 3])
+    expected = tf.reshape(keras.layers.AdaptiveAveragePooling2D(2)(resnet(TorchToCaffe()(image))),
+                          [2, 4, 2048])
+    np.testing.assert_allclose(encoder(image), expected, atol=1e-4)
+    trainable = {layer.name.split("_")[0] for layer in encoder.layers
+                 if layer.trainable and layer.weights}
+    assert trainable == {"conv3", "conv4", "conv5"}
+    random_init = build_encoder("resnet50", 64, encoded_size=2, weights=None)
+    assert float(tf.reduce_max(tf.abs(random_init(image) - expected))) > 1e-3
+
+
+def test_torch_normalised_input_becomes_caffe_bgr():
+    torch_normalised = (np.array([[[[0.2, 0.4, 0.6]]]]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    caffe = TorchToCaffe()(tf.constant(torch_normalised, tf.float32)).numpy().reshape(3)
+    np.testing.assert_allclose(caffe, [0.6 * 255 - 103.939, 0.4 * 255 - 116.779, 0.2 * 255 - 123.68],
+                               atol=1e-3)
+
+
+def test_hessian_vector_products_through_the_time_loop_match_finite_differences(model):
+    """Stage 4 differentiates the captioner's gradient again (nested tapes through the in-graph
+    time loop); the exact Hessian-vector product must agree with central differences."""
+    from caption_aug.models.captioner import caption_loss, teacher_forcing
+    inputs = _inputs(batch=2, length=6, seed=3)
+    decoder_in, targets, mask = teacher_forcing(inputs["tokens"], tf.ones_like(inputs["tokens"]) > 0)
+    soft_targets = tf.nn.softmax(tf.one_hot(targets, VOCAB) * 4.0)
+    non_trainable = [tf.identity(v) for v in model.non_trainable_variables]
+    weights = [tf.identity(v) for v in model.trainable_variables]
+    rng = np.random.default_rng(0)
+    # Decoder directions only: central differences across the CNN's ReLU kinks are not smooth.
+    decoder_ids = {id(v) for v in model.decoder.trainable_variables}
+    direction = [tf.constant(rng.normal(size=w.shape) * (id(v) in decoder_ids), tf.float32)
+                 for w, v in zip(weights, model.trainable_variables)]
+
+    def gradient(weights):
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            out, _ = model.stateless_call(weights, non_trainable,
+                                          {"image": inputs["image"], "tokens": decoder_in},
+                                          training=False)
+            loss = caption_loss(out["logits"], soft_targets, mask, out["alphas"], 1.0).total
+        return [tf.convert_to_tensor(g) for g in tape.gradient(loss, weights)]  # dense embedding
+
+    with tf.GradientTape() as outer:
+        outer.watch(weights)
+        inner = tf.add_n([tf.reduce_sum(g * v) for g, v in zip(gradient(weights), direction)])
+    exact = np.concatenate([tf.convert_to_tensor(h).numpy().ravel()
+                            for h in outer.gradient(inner, weights)])
+    eps = 1e-2
+    plus = gradient([w + eps * v for w, v in zip(weights, direction)])
+    minus = gradient([w - eps * v for w, v in zip(weights, direction)])
+    numeric = np.concatenate([((p - m) / (2 * eps)).numpy().ravel() for p, m in zip(plus, minus)])
+    cosine = exact @ numeric / (np.linalg.norm(exact) * np.linalg.norm(numeric))
+    assert cosine > 0.99, cosine
+    assert np.linalg.norm(exact - numeric) < 0.1 * np.linalg.norm(exact)

@@ -1,0 +1,94 @@
+"""Captioner training on a tiny caption_shapes: the loss goes down, checkpoints resume, TensorBoard
+events are written, plateaus decay the learning rate and stop training, XLA steps work."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from caption_aug.data import pipelines
+from caption_aug.data import prepare
+from caption_aug.models.captioner import build_captioner
+from caption_aug.training import captioner_trainer
+from caption_aug.training import checkpoints
+from caption_aug.training.plateau import Plateau
+from configs import captioner_tiny
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    config = captioner_tiny.get_config()
+    workdir = str(tmp_path_factory.mktemp("captioner_train"))
+    return config, workdir, prepare.prepare(config, workdir)
+
+
+def _tags(workdir):
+    events = event_accumulator.EventAccumulator(
+        os.path.join(workdir, "tensorboard", "captioner"),
+        size_guidance={event_accumulator.TENSORS: 0, event_accumulator.IMAGES: 0})
+    events.Reload()
+    return events
+
+
+@pytest.mark.slow
+def test_training_lowers_validation_loss_resumes_and_logs(tiny):
+    config, workdir, data = tiny
+    history = captioner_trainer.train(config, workdir, data)
+    losses = [history["initial_validation"]["loss"]] + [e["validation"]["loss"] for e in history["epochs"]]
+    assert len(history["epochs"]) == 2
+    assert losses[-1] < losses[0] - 0.5, losses
+    assert os.path.exists(os.path.join(workdir, "captioner", "training.json"))
+    assert checkpoints.latest_in(os.path.join(workdir, "captioner", "best"))
+    for key in ("Bleu_1", "Bleu_4", "cross_entropy"):
+        assert 0 <= history["epochs"][-1]["validation"][key] < 100
+    assert 0 <= history["epochs"][-1]["semantic"]["all_true"] <= 1
+
+    events = _tags(workdir)
+    scalars = {tag for tag in events.Tags()["tensors"]}
+    assert {"train/loss", "validation/loss", "validation/Bleu_4", "learning_rate/decoder",
+            "validation/sample_captions"} <= scalars
+    images = events.Tensors("validation/attention_maps")
+    assert len(images) == 2 and images[-1].tensor_proto.string_val[2][:4] == b"\x89PNG"
+    steps_per_epoch = history["epochs"][0]["step"]
+
+    config.captioner.epochs = 3  # resume: one more epoch, counters continue
+    resumed = captioner_trainer.train(config, workdir, data)
+    assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
+    assert resumed["epochs"][-1]["step"] == 3 * steps_per_epoch
+    assert resumed["epochs"][-1]["validation"]["loss"] < losses[0]
+    again = captioner_trainer.train(config, workdir, data)  # nothing left to do
+    assert len(again["epochs"]) == 3
+
+
+def test_plateau_decays_every_patience_epochs_and_stops():
+    plateau = Plateau(decay_patience=2, stop_patience=5)
+    decisions = [plateau.update(value) for value in (0.1, 0.2, 0.2, 0.15, 0.2, 0.1, 0.05)]
+    assert [improved for improved, _ in decisions] == [True, True, False, False, False, False, False]
+    assert [decay for _, decay in decisions] == [False, False, False, True, False, True, False]
+    assert plateau.should_stop and float(plateau.best) == pytest.approx(0.2)
+    assert plateau.update(0.3) == (True, False) and not plateau.should_stop
+
+
+def test_xla_train_step_trains(tiny):
+    config, _, data = tiny
+    cfg = config.captioner
+    cfg.jit_compile = True
+    tf.keras.utils.set_random_seed(0)
+    model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
+    trainer = captioner_trainer.CaptionerTrainer(cfg, model)
+    tokens = pipelines.frame_tokens(data.splits["train"].caption_tokens, data.tokenizer, 40)
+    loader = pipelines.ImageLoader(data.splits["train"], config.pipeline.captioner_image_size, 64)
+    batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, epoch=1)))
+    before = [v.numpy().copy() for v in model.encoder.trainable_variables]
+    losses = [float(trainer.train_step(batch)["loss"]) for _ in range(6)]
+    assert losses[-1] < losses[0] and np.isfinite(losses).all()
+    assert all((b != v.numpy()).any() for b, v in zip(before, model.encoder.trainable_variables))
+
+
+def test_missing_checkpoint_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="best"):
+        checkpoints.restore_best(str(tmp_path / "captioner"), model=tf.Variable(1.0))
