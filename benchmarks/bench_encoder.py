@@ -1,0 +1,52 @@
+"""Sentence encoder training speed at the CPU default size (small CNN at 64x64, bidirectional GRU,
+1024-d): image-caption pairs/s of the contrastive step on caption_shapes batches.
+
+  python benchmarks/bench_encoder.py [--steps=40] [--out=benchmarks/results/bench_encoder.json]
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.data import prepare  # noqa: E402
+from caption_aug.training import encoder_trainer  # noqa: E402
+from configs import shapes  # noqa: E402
+
+_STEPS = flags.DEFINE_integer("steps", 40, "Timed training steps (after 3 warm-up steps).")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/bench_encoder.json", "JSON output.")
+
+
+def main(_):
+    config = shapes.get_config()
+    with tempfile.TemporaryDirectory() as workdir:
+        trainer = encoder_trainer.EncoderTrainer(config, prepare.prepare(config, workdir), workdir)
+        batches = list(trainer.train_dataset().take(_STEPS.value + 3))
+        for batch in batches[:3]:
+            trainer.train_step(batch)
+        start, pairs = time.perf_counter(), 0
+        for batch in batches[3:]:
+            loss = trainer.train_step(batch)
+            pairs += int(batch["image_index"].shape[0])
+        float(loss)
+        seconds = time.perf_counter() - start
+    enc = config.encoder
+    results = {"image_size": config.pipeline.encoder_image_size,
+               "image_backbone": enc.image_backbone, "rnn": enc.rnn, "rnn_units": enc.rnn_units,
+               "embedding_dim": enc.embedding_dim, "batch_size": config.pipeline.batch_size,
+               "steps": len(batches) - 3, "seconds": round(seconds, 3),
+               "pairs_per_s": round(pairs / seconds, 1), "cpu_count": os.cpu_count()}
+    print(json.dumps(results))
+    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+    with open(_OUT.value, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"written to {_OUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,83 @@
+"""Caption LM speed at the CPU default size (4 layers, 256 wide): training tokens/s (custom weighted
+step, caption_shapes batches) and generation captions/s (beam 2 and greedy, batch 64, max length 20,
+prompts of 5 words).
+
+  python benchmarks/bench_lm.py [--steps=60] [--batches=3] [--out=benchmarks/results/bench_lm.json]
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.models import caption_lm  # noqa: E402
+from caption_aug.training import lm_trainer  # noqa: E402
+from configs import shapes  # noqa: E402
+
+_STEPS = flags.DEFINE_integer("steps", 60, "Timed training steps (after 5 warm-up steps).")
+_BATCHES = flags.DEFINE_integer("batches", 3, "Timed generation batches (after one warm-up).")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/bench_lm.json", "JSON output.")
+
+
+def training_speed(trainer, steps):
+    """Training tokens/s (non-padding and padded) over `steps` steps of the weighted LM loss."""
+    batches = list(trainer.dataset(trainer.corpus.train, training=True).take(steps + 5))
+    for batch in batches[:5]:
+        trainer.train_step(batch)
+    start, tokens, padded = time.perf_counter(), 0, 0
+    for batch in batches[5:steps + 5]:
+        loss, _ = trainer.train_step(batch)
+        tokens += int(batch["padding_mask"].numpy().sum())
+        padded += int(batch["padding_mask"].numpy().size)
+    float(loss)
+    seconds = time.perf_counter() - start
+    return {"steps": steps, "batch_size": trainer.config.pipeline.batch_size,
+            "seconds": round(seconds, 3), "tokens_per_s": round(tokens / seconds, 1),
+            "padded_tokens_per_s": round(padded / seconds, 1)}
+
+
+def generation_speed(trainer, sampler, num_beams, batches):
+    """Captions/s for `batches` batches of 64 prompts (after one warm-up batch that traces)."""
+    gen = trainer.config.lm.generation
+    gen.sampler, gen.num_beams = sampler, num_beams
+    tok = trainer.corpus.tokenizer
+    captions = trainer.corpus.train.flat_captions[:gen.batch_size * (batches + 1)]
+    prompts = caption_lm.prompt_tokens(captions, tok, gen.prompt_words)
+    caption_lm.compile_for_generation(trainer.model, gen, seed=0)
+    caption_lm.generate_captions(trainer.model, tok, prompts[:gen.batch_size], gen.max_length,
+                                 gen.batch_size)
+    start = time.perf_counter()
+    out = caption_lm.generate_captions(trainer.model, tok, prompts[gen.batch_size:],
+                                       gen.max_length, gen.batch_size)
+    seconds = time.perf_counter() - start
+    return {"sampler": sampler, "num_beams": num_beams, "batch_size": gen.batch_size,
+            "max_length": gen.max_length, "captions": len(out), "seconds": round(seconds, 3),
+            "captions_per_s": round(len(out) / seconds, 1)}
+
+
+def main(_):
+    config = shapes.get_config()
+    with tempfile.TemporaryDirectory() as workdir:
+        trainer = lm_trainer.LMTrainer(config, lm_trainer.load_corpus(config, workdir), workdir)
+        results = {"model": {k: config.lm[k] for k in ("num_layers", "hidden_dim", "num_heads")},
+                   "vocabulary_size": trainer.corpus.tokenizer.vocabulary_size,
+                   "training": training_speed(trainer, _STEPS.value)}
+        print("training", json.dumps(results["training"]), flush=True)
+        for name, sampler, beams in [("generation_beam2", "beam", 2),
+                                     ("generation_greedy", "greedy", 1)]:
+            results[name] = generation_speed(trainer, sampler, beams, _BATCHES.value)
+            print(name, json.dumps(results[name]), flush=True)
+    results["cpu_count"] = os.cpu_count()
+    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+    with open(_OUT.value, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"written to {_OUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,157 @@
+"""`--mode=train_encoder`: trains the sentence encoder (joint image/text embedding) with the
+symmetric batch-contrastive loss and reports validation retrieval recall@1/5 both ways.
+
+Writes under the workdir: `encoder/checkpoints/` (encoder, optimizer, epoch; a rerun resumes at
+the last finished epoch), `encoder/metrics.json`, and TensorBoard scalars under
+`tensorboard/encoder/`. Later stages get the frozen encoder from `load_trained_encoder`.
+"""
+
+import json
+import os
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import pipelines
+from caption_aug.data import prepare
+from caption_aug.evaluation import retrieval
+from caption_aug.models import sentence_encoder
+
+STAGE = "encoder"
+
+
+class EncoderTrainer:
+    """The encoder, its optimiser, checkpoint, data and train step."""
+
+    def __init__(self, config, data: prepare.PreparedData, workdir: str):
+        self.config = config
+        self.data = data
+        self.directory = os.path.join(workdir, STAGE)
+        keras.utils.set_random_seed(config.seed)  # initial weights and dropout, per run
+        tok = data.tokenizer
+        size = config.pipeline.encoder_image_size
+        self.encoder = sentence_encoder.build_sentence_encoder(config.encoder,
+                                                               tok.vocabulary_size, size)
+        self.optimizer = keras.optimizers.Adam(config.encoder.learning_rate)
+        self.optimizer.build(self.encoder.trainable_variables)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(encoder=self.encoder, optimizer=self.optimizer,
+                                         epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(self.directory, "checkpoints"), max_to_keep=2)
+        if self.manager.latest_checkpoint:
+            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            logging.info("resumed %s at epoch %d", self.manager.latest_checkpoint,
+                         int(self.epoch.numpy()))
+        self.tokens = {name: pipelines.frame_tokens(split.caption_tokens, tok,
+                                                    config.data.max_caption_tokens)
+                       for name, split in data.splits.items()}
+        self.images = {name: pipelines.ImageLoader(data.splits[name], size,
+                                                   config.data.cache_max_mb)
+                       for name in ("train", "validation")}
+        max_tokens = config.data.max_caption_tokens
+        spec = {"image": tf.TensorSpec([None, size, size, 3], tf.float32),
+                "token_ids": tf.TensorSpec([None, max_tokens], tf.int32),
+                "padding_mask": tf.TensorSpec([None, max_tokens], tf.bool),
+                "image_index": tf.TensorSpec([None], tf.int32)}
+        self.train_step = tf.function(self._train_step, input_signature=[spec])
+
+    def _train_step(self, batch):
+        with tf.GradientTape() as tape:
+            out = self.encoder({"image": batch["image"], "token_ids": batch["token_ids"],
+                                "padding_mask": batch["padding_mask"]}, training=True)
+            loss = sentence_encoder.contrastive_loss(
+                out["image_embedding"], out["text_embedding"], batch["image_index"],
+                self.config.encoder.temperature)
+        gradients = tape.gradient(loss, self.encoder.trainable_variables)
+        self.optimizer.apply(gradients, self.encoder.trainable_variables)
+        return loss
+
+    def train_dataset(self) -> tf.data.Dataset:
+        config = self.config
+        dataset = pipelines.matching_dataset(
+            self.data.splits["train"], self.tokens["train"], self.images["train"],
+            self.data.tokenizer.pad_id, config.data.max_caption_tokens,
+            config.pipeline.batch_size, config.encoder.image_normalization, training=True,
+            seed=config.seed)
+        keys = ("image", "token_ids", "padding_mask", "image_index")
+        return dataset.map(lambda b: {k: b[k] for k in keys})
+
+    def evaluate(self) -> dict:
+        """Validation recall@1/5 both ways (and chance levels)."""
+        config = self.config
+        return retrieval.evaluate_retrieval(
+            self.encoder, self.data.splits["validation"], self.tokens["validation"],
+            self.images["validation"], self.data.tokenizer.pad_id,
+            config.encoder.image_normalization, config.pipeline.eval_batch_size,
+            config.pipeline.bucket_boundaries)
+
+    def train(self, writer) -> None:
+        """Runs the remaining epochs; validation retrieval and a checkpoint after each."""
+        enc = self.config.encoder
+        dataset = self.train_dataset()
+        while int(self.epoch.numpy()) < enc.epochs:
+            epoch = int(self.epoch.numpy())
+            start, pairs = time.time(), 0
+            for step, batch in enumerate(dataset):
+                if enc.steps_per_epoch and step >= enc.steps_per_epoch:
+                    break
+                loss = self.train_step(batch)
+                pairs += int(batch["image_index"].shape[0])
+                iteration = int(self.optimizer.iterations.numpy())
+                if iteration % enc.log_every_steps == 0:
+                    rate = pairs / (time.time() - start)
+                    logging.info("encoder epoch %d step %d: loss %.4f, %.0f pairs/s", epoch + 1,
+                                 iteration, loss, rate)
+                    with writer.as_default(step=iteration):
+                        tf.summary.scalar("train/contrastive_loss", loss)
+                        tf.summary.scalar("train/pairs_per_second", rate)
+            metrics = self.evaluate()
+            logging.info("encoder epoch %d done (%.0f s): %s", epoch + 1, time.time() - start,
+                         _format(metrics))
+            with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+                for key, value in metrics.items():
+                    if not key.startswith("chance"):
+                        tf.summary.scalar(f"validation/{key}", value)
+            self.epoch.assign_add(1)
+            self.manager.save()
+
+
+def _format(metrics: dict) -> str:
+    return ", ".join(f"{key} {value:.3f}" for key, value in metrics.items()
+                     if key.startswith(("image_to_text", "text_to_image")))
+
+
+def load_trained_encoder(config, workdir: str, vocabulary_size: int
+                         ) -> sentence_encoder.SentenceEncoder:
+    """The trained encoder from the workdir's latest checkpoint, frozen (`trainable = False`), for
+    the GAN and stage 4; raises FileNotFoundError when `train_encoder` has not run there."""
+    directory = os.path.join(workdir, STAGE, "checkpoints")
+    latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        raise FileNotFoundError(f"no sentence encoder checkpoint in {directory}: "
+                                "run --mode=train_encoder")
+    encoder = sentence_encoder.build_sentence_encoder(
+        config.encoder, vocabulary_size, config.pipeline.encoder_image_size)
+    tf.train.Checkpoint(encoder=encoder).restore(latest).expect_partial()
+    encoder.trainable = False
+    return encoder
+
+
+def run_mode(config, workdir: str) -> dict:
+    """`--mode=train_encoder`: train (or resume), evaluate retrieval, write and print metrics."""
+    data = prepare.prepare(config, workdir)
+    trainer = EncoderTrainer(config, data, workdir)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+    trainer.train(writer)
+    metrics = {"epochs": int(trainer.epoch.numpy()), **trainer.evaluate()}
+    writer.flush()
+    with open(os.path.join(trainer.directory, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(f"sentence encoder, validation retrieval: {_format(metrics)}")
+    print("chance: " + ", ".join(f"{k[len('chance_'):]} {v:.3f}" for k, v in metrics.items()
+                                 if k.startswith("chance")))
+    print(f"metrics written to {os.path.join(trainer.directory, 'metrics.json')}")
+    return metrics

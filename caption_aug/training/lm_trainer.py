@@ -1,0 +1,253 @@
+"""`--mode=train_lm`: trains the stage-1 caption LM with the weighted loss sum_i a_i L_i, then
+evaluates it (held-out perplexity, generated-caption diversity/novelty/validity, example table).
+
+Writes under the workdir: `lm/checkpoints/` (model, optimizer, caption weight logits A, epoch;
+a rerun resumes at the last finished epoch), `lm/preset/` (the trained model as a keras-hub
+preset, loadable through `config.lm.preset`), `lm/metrics.json`, `lm/examples.md`, and
+TensorBoard scalars and the example table under `tensorboard/lm/`.
+
+With `config.lm.text_only_source` (a COCO captions JSON) the LM trains on that file's captions
+alone: the LM never sees images, so none are read or validated. The captions are normalised and
+checked like any others (bad ones counted and logged), split by image with
+`data.validation_fraction`/`data.test_fraction`, and, in a fresh workdir, they are what the shared
+tokenizer is fitted on.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import corpus
+from caption_aug.data import example as example_lib
+from caption_aug.data import pipelines
+from caption_aug.data import prepare
+from caption_aug.data.readers import common
+from caption_aug.evaluation import lm_eval
+from caption_aug.models import caption_lm
+from caption_aug.text import normalize
+from caption_aug.text import tokenizer as tokenizer_lib
+
+STAGE = "lm"
+
+
+@dataclasses.dataclass
+class LMCorpus:
+    """What the LM trains and is evaluated on: tokenised train/validation captions."""
+    train: corpus.Split
+    validation: corpus.Split
+    tokenizer: tokenizer_lib.CaptionTokenizer
+    caption_shapes: bool          # whether generated captions can be parsed into scenes
+
+
+def read_text_only_captions(path: str, max_words: int, skips: example_lib.SkipCounter) -> list:
+    """Examples (image id, normalised captions, no image) from a COCO captions JSON."""
+    annotations = common.json_list(common.load_json(path), "annotations", path)
+    entries = [ann for ann in annotations if isinstance(ann, dict)]
+    for _ in range(len(annotations) - len(entries)):
+        skips.skip(common.MALFORMED_ENTRY)
+    by_image = collections.defaultdict(list)
+    for ann in entries:
+        caption, image_id = ann.get("caption"), ann.get("image_id")
+        if not isinstance(caption, str) or not isinstance(image_id, int):
+            skips.skip(common.MALFORMED_ENTRY, f"annotation {ann.get('id')}")
+            continue
+        problem = normalize.caption_problem(caption, max_words)
+        if problem:
+            skips.skip(problem, f"annotation {ann.get('id')}: {caption[:60]!r}")
+            continue
+        by_image[image_id].append(normalize.normalize_caption(caption))
+    return [example_lib.Example(image_id, "", tuple(caps)) for image_id, caps in by_image.items()]
+
+
+def load_corpus(config, workdir: str) -> LMCorpus:
+    """The prepared dataset's captions, or those of `config.lm.text_only_source`."""
+    if not config.lm.text_only_source:
+        data = prepare.prepare(config, workdir)
+        return LMCorpus(data.splits["train"], data.splits["validation"], data.tokenizer,
+                        config.data.source == "caption_shapes")
+    skips = example_lib.SkipCounter()
+    examples = read_text_only_captions(config.lm.text_only_source, config.data.max_caption_words,
+                                       skips)
+    if skips.total():
+        logging.warning("%s: skipped %s", config.lm.text_only_source, skips.as_dict())
+    parts = prepare.split_by_fraction(examples, config.data.validation_fraction,
+                                      config.data.test_fraction, config.seed)
+    splits = {name: corpus.Split(name, np.array([ex.image_id for ex in part], np.int64),
+                                 [ex.image for ex in part], [list(ex.captions) for ex in part])
+              for name, part in parts.items()}
+    if not splits["train"].flat_captions or not splits["validation"].flat_captions:
+        raise ValueError(f"config key lm.text_only_source={config.lm.text_only_source!r} gives "
+                         "no train or no validation captions")
+    tok = tokenizer_lib.get_or_create(
+        os.path.join(workdir, "tokenizer"), config.tokenizer.source, splits["train"].flat_captions,
+        config.tokenizer.vocab_size, config.tokenizer.min_frequency)
+    for split in splits.values():
+        split.caption_tokens = tok.encode(split.flat_captions)
+    logging.info("text-only LM corpus: %d train / %d validation captions",
+                 len(splits["train"].flat_captions), len(splits["validation"].flat_captions))
+    return LMCorpus(splits["train"], splits["validation"], tok, caption_shapes=False)
+
+
+class LMTrainer:
+    """The LM, its caption weight logits A (not trained here), optimiser, checkpoint and step."""
+
+    def __init__(self, config, lm_corpus: LMCorpus, workdir: str):
+        self.config = config
+        self.corpus = lm_corpus
+        self.directory = os.path.join(workdir, STAGE)
+        keras.utils.set_random_seed(config.seed)  # initial weights and dropout, per run
+        self.model = caption_lm.build_caption_lm(config.lm, lm_corpus.tokenizer.vocabulary_size)
+        self.weight_logits = tf.Variable(
+            caption_lm.initial_weight_logits(len(lm_corpus.train.flat_captions),
+                                             config.lm.initial_caption_weight),
+            trainable=False, name="caption_weight_logits")
+        self.optimizer = keras.optimizers.AdamW(
+            learning_rate=config.lm.learning_rate, weight_decay=config.lm.weight_decay,
+            global_clipnorm=config.lm.gradient_clip_norm)
+        self.optimizer.build(self.model.trainable_variables)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                         caption_weight_logits=self.weight_logits, epoch=self.epoch)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(self.directory, "checkpoints"), max_to_keep=2)
+        if self.manager.latest_checkpoint:
+            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            logging.info("resumed %s at epoch %d", self.manager.latest_checkpoint,
+                         int(self.epoch.numpy()))
+        spec = {"token_ids": tf.TensorSpec([None, None], tf.int32),
+                "padding_mask": tf.TensorSpec([None, None], tf.bool),
+                "caption_index": tf.TensorSpec([None], tf.int32)}
+        self.train_step = tf.function(self._train_step, input_signature=[spec])
+
+    def _train_step(self, batch):
+        """One step on sum_i a_i L_i; returns (weighted loss, mean L_i)."""
+        with tf.GradientTape() as tape:
+            losses = caption_lm.batch_losses(self.model, batch, training=True)
+            loss = caption_lm.weighted_lm_loss(losses, self.weight_logits, batch["caption_index"])
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply(gradients, self.model.trainable_variables)
+        return loss, tf.reduce_mean(losses)
+
+    def dataset(self, split: corpus.Split, training: bool) -> tf.data.Dataset:
+        pipeline = self.config.pipeline
+        tokens = pipelines.frame_tokens(split.caption_tokens, self.corpus.tokenizer,
+                                        self.config.data.max_caption_tokens)
+        return pipelines.lm_dataset(
+            split, tokens, self.corpus.tokenizer.pad_id,
+            pipeline.batch_size if training else pipeline.eval_batch_size,
+            pipeline.bucket_boundaries, training, self.config.seed)
+
+    def train(self, writer) -> None:
+        """Runs the remaining epochs; validation perplexity and a checkpoint after each."""
+        lm = self.config.lm
+        train_data = self.dataset(self.corpus.train, training=True)
+        validation_data = self.dataset(self.corpus.validation, training=False)
+        while int(self.epoch.numpy()) < lm.epochs:
+            epoch = int(self.epoch.numpy())
+            start, tokens = time.time(), 0
+            for step, batch in enumerate(train_data):
+                if lm.steps_per_epoch and step >= lm.steps_per_epoch:
+                    break
+                loss, mean_loss = self.train_step(batch)
+                tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
+                iteration = int(self.optimizer.iterations.numpy())
+                if iteration % lm.log_every_steps == 0:
+                    rate = tokens / (time.time() - start)
+                    logging.info("lm epoch %d step %d: weighted loss %.4f, mean caption loss %.4f, "
+                                 "%.0f tokens/s", epoch + 1, iteration, loss, mean_loss, rate)
+                    with writer.as_default(step=iteration):
+                        tf.summary.scalar("train/weighted_loss", loss)
+                        tf.summary.scalar("train/caption_loss", mean_loss)
+                        tf.summary.scalar("train/tokens_per_second", rate)
+            validation_perplexity = lm_eval.perplexity(self.model, validation_data)
+            logging.info("lm epoch %d done: validation perplexity %.3f (%.0f s)", epoch + 1,
+                         validation_perplexity, time.time() - start)
+            with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+                tf.summary.scalar("validation/perplexity", validation_perplexity)
+            self.epoch.assign_add(1)
+            self.manager.save()
+
+    def evaluate(self, writer) -> dict:
+        """Validation perplexity, and metrics plus an example table of captions generated from
+        the first words of a seeded sample of train captions."""
+        gen = self.config.lm.generation
+        tok = self.corpus.tokenizer
+        train_captions = self.corpus.train.flat_captions
+        rng = np.random.default_rng(self.config.seed)
+        chosen = rng.choice(len(train_captions), min(gen.num_eval_prompts, len(train_captions)),
+                            replace=False)
+        originals = [train_captions[k] for k in chosen]
+        caption_lm.compile_for_generation(self.model, gen, seed=self.config.seed)
+        start = time.time()
+        generated_ids = caption_lm.generate_captions(
+            self.model, tok, caption_lm.prompt_tokens(originals, tok, gen.prompt_words),
+            gen.max_length, gen.batch_size)
+        generation_seconds = time.time() - start
+        generated = [tok.decode(ids).strip() for ids in generated_ids]
+        metrics = {
+            "validation_perplexity": lm_eval.perplexity(
+                self.model, self.dataset(self.corpus.validation, training=False)),
+            "train_captions": len(train_captions),
+            "validation_captions": len(self.corpus.validation.flat_captions),
+            "epochs": int(self.epoch.numpy()),
+            "sampler": gen.sampler, "num_beams": gen.num_beams,
+            "generated_captions": len(generated),
+            "generation_captions_per_second": len(generated) / generation_seconds,
+            **lm_eval.generation_metrics(generated, train_captions, self.corpus.caption_shapes)}
+        rows = slice(0, gen.num_table_rows)
+        prompts = caption_lm.prompt_texts(originals[rows], gen.prompt_words)
+        table = lm_eval.example_table(prompts, generated[rows], originals[rows])
+        metrics["examples"] = [{"prompt": p, "generated": g, "real": o}
+                               for p, g, o in zip(prompts, generated[rows], originals[rows])]
+        with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+            for key, value in metrics.items():
+                if isinstance(value, float):
+                    tf.summary.scalar(f"eval/{key}", value)
+            tf.summary.text("eval/generated_captions", table)
+        with open(os.path.join(self.directory, "examples.md"), "w") as f:
+            f.write(table + "\n")
+        with open(os.path.join(self.directory, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+        return metrics
+
+
+def load_trained_lm(config, workdir: str, vocabulary_size: int, num_train_captions: int):
+    """(model, caption weight logits A) restored from the workdir's latest LM checkpoint, for the
+    later stages; raises FileNotFoundError when `train_lm` has not run there."""
+    directory = os.path.join(workdir, STAGE, "checkpoints")
+    latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        raise FileNotFoundError(f"no caption LM checkpoint in {directory}: run --mode=train_lm")
+    model = caption_lm.build_caption_lm(config.lm, vocabulary_size)
+    weight_logits = tf.Variable(tf.zeros([num_train_captions]), trainable=False,
+                                name="caption_weight_logits")
+    tf.train.Checkpoint(model=model, caption_weight_logits=weight_logits).restore(
+        latest).expect_partial()
+    return model, weight_logits
+
+
+def run_mode(config, workdir: str) -> dict:
+    """`--mode=train_lm`: train (or resume), save the preset, evaluate, print the summary."""
+    lm_corpus = load_corpus(config, workdir)
+    trainer = LMTrainer(config, lm_corpus, workdir)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+    trainer.train(writer)
+    trainer.model.save_to_preset(os.path.join(trainer.directory, "preset"))
+    metrics = trainer.evaluate(writer)
+    writer.flush()
+    print(f"caption LM: validation perplexity {metrics['validation_perplexity']:.3f}; "
+          f"distinct-1 {metrics['distinct_1']:.3f}, distinct-2 {metrics['distinct_2']:.3f}, "
+          f"novelty {metrics['novelty']:.3f}, self-BLEU-4 {metrics['self_bleu_4']:.3f}"
+          + (f", valid scenes {metrics['valid_scene_fraction']:.3f}"
+             if "valid_scene_fraction" in metrics else ""))
+    with open(os.path.join(trainer.directory, "examples.md")) as f:
+        print(f.read())
+    print(f"metrics written to {os.path.join(trainer.directory, 'metrics.json')}")
+    return metrics
