@@ -1,0 +1,77 @@
+"""The Stage2GAN generator (Reed et al. 2016 / DCGAN): caption embedding + noise -> image in [-1, 1].
+
+The 1024-d caption embedding is projected to 128 (linear, batch norm, leaky ReLU 0.2),
+concatenated with noise z ~ N(0, 1) of size 100, mapped by one linear layer to a 4x4 feature
+map, and upsampled by stride-2 transposed convolutions (batch norm, ReLU) to the output size;
+the last one gives 3 channels through tanh.
+"""
+
+import keras
+import numpy as np
+from keras import layers
+from keras import ops
+
+from caption_aug.models.stage2gan import discriminator as discriminator_lib
+
+TEXT_DIM = 128
+NOISE_DIM = 100
+
+
+def _dcgan_init():
+    """N(0, 0.02), the DCGAN initialisation: the generator starts near flat grey instead of
+    the pixel-level checkerboard noise that Glorot-initialised transposed convs produce."""
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+class Stage2Generator(keras.Model):
+    """{"text_embedding": [B, embedding_dim], "noise": [B, noise_dim]} -> [B, S, S, 3] in [-1, 1].
+
+    Args:
+      image_size: output side (32 or 64, any 4 * 2**k).
+      base_channels: channels of the last hidden feature map; each earlier one doubles them.
+    """
+
+    def __init__(self, image_size: int = 64, base_channels: int = 32, embedding_dim: int = 1024,
+                 noise_dim: int = NOISE_DIM, **kwargs):
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.base_channels = base_channels
+        self.embedding_dim = embedding_dim
+        self.noise_dim = noise_dim
+        upsamplings = discriminator_lib.num_cells(image_size)
+        self.top_channels = base_channels * 2**(upsamplings - 1)
+        self.text_projection = layers.Dense(TEXT_DIM, kernel_initializer=_dcgan_init(),
+                                            name="text_projection")
+        self.text_norm = layers.BatchNormalization(name="text_norm")
+        self.project = layers.Dense(4 * 4 * self.top_channels, use_bias=False,
+                                    kernel_initializer=_dcgan_init(), name="project")
+        self.project_norm = layers.BatchNormalization(name="project_norm")
+        self.upsample = []
+        for k in range(upsamplings - 1):
+            channels = self.top_channels // 2**(k + 1)
+            self.upsample.append((
+                layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                       kernel_initializer=_dcgan_init(), name=f"up{k}"),
+                layers.BatchNormalization(name=f"up{k}_norm")))
+        self.to_image = layers.Conv2DTranspose(3, 4, strides=2, padding="same",
+                                               kernel_initializer=_dcgan_init(), name="to_image")
+
+    def call(self, inputs, training=False):
+        text = self.text_projection(inputs["text_embedding"])
+        text = ops.leaky_relu(self.text_norm(text, training=training), 0.2)
+        x = self.project(ops.concatenate([text, inputs["noise"]], axis=-1))
+        x = ops.relu(self.project_norm(x, training=training))
+        x = ops.reshape(x, [-1, 4, 4, self.top_channels])
+        for conv, norm in self.upsample:
+            x = ops.relu(norm(conv(x), training=training))
+        return ops.tanh(self.to_image(x))
+
+    def build_for(self, batch_size: int = 2) -> None:
+        """Creates every variable with one dummy call."""
+        self({"text_embedding": np.zeros((batch_size, self.embedding_dim), "float32"),
+              "noise": np.zeros((batch_size, self.noise_dim), "float32")})
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size,
+                "base_channels": self.base_channels, "embedding_dim": self.embedding_dim,
+                "noise_dim": self.noise_dim}

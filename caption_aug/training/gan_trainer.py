@@ -1,0 +1,376 @@
+"""`--mode=train_gan`: trains the Stage2GAN (B fixed) with the matching-aware loss, then scores it.
+
+One iteration is one discriminator update followed by `generator_steps` generator updates, each on
+a fresh batch of the matching pipeline (real image, its caption, a mismatched caption). The
+caption embedding (`CaptionConditioning`, until the sentence encoder conditions the GAN) is
+trained by the discriminator's loss, where telling matching from mismatched captions needs it; the
+generator sees it as a fixed input. Steps go through `stateless_call`, so a non-finite loss or
+gradient changes nothing (weights, optimiser, batch-norm statistics): the step is skipped and counted.
+
+The workdir gets `gan/checkpoints/` (resumed on rerun), `gan/samples/*.png` (generated images for
+fixed captions beside the real ones, and softmax(B)), `gan/architecture.json` (derive()),
+`gan/metrics.json` (conditional attribute accuracy), and TensorBoard events under `tensorboard/gan/`.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import pipelines
+from caption_aug.data import prepare as prepare_lib
+from caption_aug.evaluation import attribute_classifier
+from caption_aug.evaluation import gan_eval
+from caption_aug.models.stage2gan import conditioning as conditioning_lib
+from caption_aug.models.stage2gan import discriminator as discriminator_lib
+from caption_aug.models.stage2gan import generator as generator_lib
+from caption_aug.models.stage2gan import losses
+
+STAGE = "gan"
+
+
+@dataclasses.dataclass
+class GanModels:
+    conditioning: conditioning_lib.CaptionConditioning
+    generator: generator_lib.Stage2Generator
+    discriminator: discriminator_lib.Stage2Discriminator
+
+
+def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
+                 architecture=None) -> GanModels:
+    """The three models with their variables created; `architecture` (op names per edge) gives a
+    fixed derived discriminator instead of the supernet."""
+    keras.utils.set_random_seed(seed)
+    models = GanModels(
+        conditioning_lib.CaptionConditioning(vocabulary_size, gan_config.conditioning_token_dim,
+                                             name="conditioning"),
+        generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
+                                      noise_dim=gan_config.noise_dim, name="generator"),
+        discriminator_lib.Stage2Discriminator(image_size, gan_config.discriminator_channels,
+                                              architecture=architecture, seed=seed,
+                                              name="discriminator"))
+    models.conditioning.build_for()
+    models.generator.build_for()
+    models.discriminator.build_for()
+    return models
+
+
+def _adam(learning_rate: float, gan_config) -> keras.optimizers.Adam:
+    return keras.optimizers.Adam(learning_rate, beta_1=gan_config.beta1, beta_2=gan_config.beta2)
+
+
+def _all_finite(loss, grads) -> tf.Tensor:
+    checks = [tf.reduce_all(tf.math.is_finite(loss))]
+    checks += [tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
+    return tf.reduce_all(tf.stack(checks))
+
+
+class GanTrainer:
+    """Models, optimisers and the two compiled update steps of the GAN game."""
+
+    def __init__(self, gan_config, models: GanModels, seed: int):
+        self.config = gan_config
+        self.models = models
+        self.generator_optimizer = _adam(gan_config.generator_lr, gan_config)
+        self.discriminator_optimizer = _adam(gan_config.discriminator_lr, gan_config)
+        self.conditioning_optimizer = _adam(gan_config.conditioning_lr, gan_config)
+        self.generator_optimizer.build(models.generator.trainable_variables)
+        self.discriminator_optimizer.build(models.discriminator.trainable_variables)
+        self.conditioning_optimizer.build(models.conditioning.trainable_variables)
+        self.noise = tf.random.Generator.from_seed(seed)
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
+        self.discriminator_step = tf.function(self._discriminator_step)
+        self.generator_step = tf.function(self._generator_step)
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(
+            conditioning=self.models.conditioning, generator=self.models.generator,
+            discriminator=self.models.discriminator,
+            generator_optimizer=self.generator_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer,
+            conditioning_optimizer=self.conditioning_optimizer,
+            noise=self.noise, iteration=self.iteration, skipped=self.skipped)
+
+    def _sample_noise(self, batch_size) -> tf.Tensor:
+        return self.noise.normal([batch_size, self.config.noise_dim])
+
+    def _generate(self, embedding, generator_state):
+        """Generated images (training-mode batch norm) and the generator's updated statistics."""
+        noise = self._sample_noise(tf.shape(embedding)[0])
+        return self.models.generator.stateless_call(
+            generator_state[0], generator_state[1], {"text_embedding": embedding, "noise": noise},
+            training=True)
+
+    def _discriminate(self, images, embedding, state):
+        """D in training mode on real and generated images together, in one batch: with separate
+        batches, per-batch normalisation would erase whatever tells real from generated."""
+        logits, non_trainable = self.models.discriminator.stateless_call(
+            state[0], state[1], {"image": images, "text_embedding": embedding}, training=True)
+        return logits, (state[0], non_trainable)
+
+    def _discriminator_step(self, batch):
+        """One discriminator (and caption-embedding) update on real/right, real/wrong, fake/right."""
+        cond, gen, disc = self.models.conditioning, self.models.generator, self.models.discriminator
+        cond_vars = cond.trainable_variables
+        d_state = ([v.value for v in disc.trainable_variables],
+                   [v.value for v in disc.non_trainable_variables])
+        g_state = ([v.value for v in gen.trainable_variables],
+                   [v.value for v in gen.non_trainable_variables])
+        with tf.GradientTape() as tape:
+            tape.watch(d_state[0])
+            right = cond.embed(batch["token_ids"], batch["padding_mask"])
+            wrong = cond.embed(batch["wrong_token_ids"], batch["wrong_padding_mask"])
+            fake, _ = self._generate(tf.stop_gradient(right), g_state)
+            logits, d_state = self._discriminate(
+                tf.concat([batch["image"], batch["image"], fake], axis=0),
+                tf.concat([right, wrong, right], axis=0), d_state)
+            real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
+            loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits)
+        d_grads, cond_grads = tape.gradient(loss, (d_state[0], cond_vars))
+        finite = _all_finite(loss, d_grads + cond_grads)
+
+        def apply():
+            self.discriminator_optimizer.apply(d_grads, disc.trainable_variables)
+            self.conditioning_optimizer.apply(cond_grads, cond_vars)
+            for variable, value in zip(disc.non_trainable_variables, d_state[1]):
+                variable.assign(value)
+            return tf.constant(0, tf.int64)
+
+        self.skipped.assign_add(tf.cond(finite, apply, lambda: tf.constant(1, tf.int64)))
+        return {"discriminator_loss": loss, "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
+                "d_wrong": tf.reduce_mean(tf.sigmoid(wrong_logits)),
+                "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
+
+    def _generator_step(self, batch):
+        """One generator update: generated images (and, with GAN-INT, images for interpolated
+        caption embeddings) should be judged real and matching. The real images ride along in
+        the discriminator's batch only for its batch-norm statistics (see `_discriminate`)."""
+        gen, disc = self.models.generator, self.models.discriminator
+        right = tf.stop_gradient(self.models.conditioning.embed(
+            batch["token_ids"], batch["padding_mask"]))
+        embedding = right
+        if self.config.interpolation:
+            beta = self.config.interpolation_beta
+            mixed = beta * right + (1.0 - beta) * tf.roll(right, shift=1, axis=0)
+            embedding = tf.concat([right, mixed], axis=0)
+        g_state = ([v.value for v in gen.trainable_variables],
+                   [v.value for v in gen.non_trainable_variables])
+        d_state = ([v.value for v in disc.trainable_variables],
+                   [v.value for v in disc.non_trainable_variables])
+        with tf.GradientTape() as tape:
+            tape.watch(g_state[0])
+            fake, g_non_trainable = self._generate(embedding, g_state)
+            logits, _ = self._discriminate(tf.concat([fake, batch["image"]], axis=0),
+                                           tf.concat([embedding, right], axis=0), d_state)
+            loss = losses.generator_loss(logits[:tf.shape(fake)[0]])
+        grads = tape.gradient(loss, g_state[0])
+        finite = _all_finite(loss, grads)
+
+        def apply():
+            self.generator_optimizer.apply(grads, gen.trainable_variables)
+            for variable, value in zip(gen.non_trainable_variables, g_non_trainable):
+                variable.assign(value)
+            return tf.constant(0, tf.int64)
+
+        self.skipped.assign_add(tf.cond(finite, apply, lambda: tf.constant(1, tf.int64)))
+        return {"generator_loss": loss}
+
+    def train_iteration(self, batches) -> dict:
+        """One discriminator update then `generator_steps` generator updates, from `batches`."""
+        figures = {k: float(v) for k, v in self.discriminator_step(next(batches)).items()}
+        g_losses = [float(self.generator_step(next(batches))["generator_loss"])
+                    for _ in range(self.config.generator_steps)]
+        self.iteration.assign_add(1)
+        figures["generator_loss"] = float(np.mean(g_losses))
+        return figures
+
+    def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
+        """Images in [-1, 1] for captions (inference-mode batch norm)."""
+        embedding = self.models.conditioning.embed(token_ids, padding_mask)
+        images = self.models.generator({"text_embedding": embedding, "noise": noise},
+                                       training=False)
+        return keras.ops.convert_to_numpy(images)
+
+
+def training_batches(split, tok, config, image_size: int) -> tf.data.Dataset:
+    """Endless matching batches (image in [-1, 1], caption, mismatched caption)."""
+    tokens = pipelines.frame_tokens(split.caption_tokens, tok, config.data.max_caption_tokens)
+    images = pipelines.ImageLoader(split, image_size, config.data.cache_max_mb)
+    return pipelines.matching_dataset(
+        split, tokens, images, tok.pad_id, config.data.max_caption_tokens,
+        config.gan.batch_size, "tanh", training=True, seed=config.seed).repeat()
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def sample_grid(real: np.ndarray, generated: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Rows of [real image | generated images] for fixed captions (the paper's Figures 6 and 7):
+    real uint8 [N, S, S, 3], generated uint8 [N, K, S, S, 3] -> one uint8 image."""
+    n, k, size = generated.shape[0], generated.shape[1], generated.shape[2]
+    grid = np.full((n * (size + gap) + gap, (k + 1) * (size + gap) + 2 * gap, 3), 255, np.uint8)
+    for row in range(n):
+        top = gap + row * (size + gap)
+        grid[top:top + size, gap:gap + size] = real[row]
+        for col in range(k):
+            left = 3 * gap + (col + 1) * (size + gap)
+            grid[top:top + size, left:left + size] = generated[row, col]
+    return grid
+
+
+def arch_weights_image(arch_weights: np.ndarray, cell: int = 16) -> np.ndarray:
+    """softmax(B) as a grey image: one row per edge, one column per op, white = weight 1."""
+    weights = np.exp(arch_weights - arch_weights.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    grey = np.round(weights * 255).astype(np.uint8)
+    grey = np.repeat(np.repeat(grey, cell, axis=0), cell, axis=1)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def write_png(path: str, image: np.ndarray) -> None:
+    tf.io.write_file(path, tf.io.encode_png(image))
+
+
+class Monitor:
+    """TensorBoard scalars and images, and the same pictures as PNGs in the workdir."""
+
+    def __init__(self, workdir: str, trainer: GanTrainer, validation, tok, config):
+        self.trainer = trainer
+        self.samples_dir = os.path.join(workdir, STAGE, "samples")
+        os.makedirs(self.samples_dir, exist_ok=True)
+        self.writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+        count = min(config.gan.sample_captions, validation.num_images)
+        starts = validation.caption_row_starts[:count]
+        self.captions = [validation.flat_captions[k] for k in starts]
+        self.token_ids, self.padding_mask = gan_eval.pad_tokens(
+            [validation.caption_tokens[k] for k in starts], tok.start_id, tok.end_id, tok.pad_id,
+            config.data.max_caption_tokens)
+        loader = pipelines.ImageLoader(validation, trainer.models.generator.image_size,
+                                       config.data.cache_max_mb)
+        first = next(iter(pipelines.eval_dataset(validation, loader, count, "tanh")))
+        self.real = to_uint8(first["image"].numpy())
+        per_caption = config.gan.samples_per_caption
+        self.noise = np.random.default_rng(config.seed).standard_normal(
+            (per_caption, count, config.gan.noise_dim)).astype("float32")
+
+    def scalars(self, step: int, figures: dict) -> None:
+        with self.writer.as_default(step=step):
+            for name, value in figures.items():
+                tf.summary.scalar(name, value)
+
+    def pictures(self, step: int) -> None:
+        generated = np.stack([to_uint8(self.trainer.generate(self.token_ids, self.padding_mask, z))
+                              for z in self.noise], axis=1)
+        grid = sample_grid(self.real, generated)
+        write_png(os.path.join(self.samples_dir, f"samples_{step:06d}.png"), grid)
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples/real_then_generated", grid[None], step=step)
+            tf.summary.text("samples/captions", "\n\n".join(
+                f"{row}. {caption}" for row, caption in enumerate(self.captions)))
+            disc = self.trainer.models.discriminator
+            if disc.is_supernet:
+                picture = arch_weights_image(keras.ops.convert_to_numpy(disc.arch_weights))
+                write_png(os.path.join(self.samples_dir, f"arch_weights_{step:06d}.png"), picture)
+                tf.summary.image("architecture/softmax_B", picture[None], step=step)
+        self.writer.flush()
+
+
+def load_architecture(path: str):
+    """Op names per edge from a derived architecture JSON, or None for the supernet."""
+    if not path:
+        return None
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"config key gan.derived_architecture: no file {path}")
+    with open(path) as f:
+        return discriminator_lib.architecture_from_json(f.read())["architecture"]
+
+
+def train(config, workdir: str, prepared) -> GanTrainer:
+    """Trains (or resumes) the GAN to `config.gan.iterations` iterations."""
+    gan = config.gan
+    image_size = config.pipeline.gan_image_size
+    train_split = prepared.splits["train"]
+    validation = prepared.splits["validation"]
+    if gan.max_objects:
+        train_split = attribute_classifier.split_with_max_objects(train_split, gan.max_objects)
+        validation = attribute_classifier.split_with_max_objects(validation, gan.max_objects)
+    models = build_models(gan, image_size, prepared.tokenizer.vocabulary_size, config.seed,
+                          load_architecture(gan.derived_architecture))
+    trainer = GanTrainer(gan, models, config.seed)
+    manager = tf.train.CheckpointManager(trainer.checkpoint(),
+                                         os.path.join(workdir, STAGE, "checkpoints"), max_to_keep=2)
+    if manager.latest_checkpoint:
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("resumed the GAN at iteration %d", int(trainer.iteration))
+    monitor = Monitor(workdir, trainer, validation, prepared.tokenizer, config)
+    batches = iter(training_batches(train_split, prepared.tokenizer, config, image_size))
+    logging.info("training the GAN on %d images (%dx%d), %s discriminator, %d iterations",
+                 train_split.num_images, image_size, image_size,
+                 "supernet" if models.discriminator.is_supernet else "derived", gan.iterations)
+    period, started = [], time.time()
+    while int(trainer.iteration) < gan.iterations:
+        period.append(trainer.train_iteration(batches))
+        step = int(trainer.iteration)
+        if step % gan.summary_every == 0 or step == gan.iterations:
+            means = {k: float(np.mean([f[k] for f in period])) for k in period[0]}
+            means["skipped_steps"] = float(trainer.skipped.numpy())
+            monitor.scalars(step, means)
+            monitor.pictures(step)
+            logging.info("GAN iteration %d/%d: %s (%.2f iterations/s)", step, gan.iterations,
+                         ", ".join(f"{k} {v:.3f}" for k, v in means.items()),
+                         len(period) / (time.time() - started))
+            period, started = [], time.time()
+        if step % gan.checkpoint_every == 0 or step == gan.iterations:
+            manager.save(checkpoint_number=step)
+    return trainer
+
+
+def write_architecture(workdir: str, discriminator) -> dict:
+    architecture = discriminator.derive()
+    path = os.path.join(workdir, STAGE, "architecture.json")
+    with open(path, "w") as f:
+        f.write(discriminator_lib.architecture_to_json(architecture))
+    logging.info("discriminator architecture (%s): %s", path, architecture["architecture"])
+    return architecture
+
+
+def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
+    """Conditional attribute accuracy of the generator, with chance and the classifier's ceiling."""
+    classifier_config = config.attribute_classifier
+    image_size = config.pipeline.gan_image_size
+    classifier = attribute_classifier.train_or_load(
+        prepared.splits["train"], prepared.splits["test"], image_size,
+        os.path.join(workdir, "attribute_classifier", f"size{image_size}"),
+        classifier_config.steps, classifier_config.batch_size, classifier_config.learning_rate,
+        classifier_config.channels, config.data.cache_max_mb, config.seed)
+    scores = gan_eval.conditional_accuracy(
+        trainer.generate, classifier.model, prepared.splits["test"], prepared.tokenizer,
+        config.data.max_caption_tokens, config.gan.noise_dim, seed=config.seed)
+    scores["classifier_real_accuracy"] = classifier.real_accuracy
+    scores["iterations"] = int(trainer.iteration)
+    scores["skipped_steps"] = int(trainer.skipped.numpy())
+    return scores
+
+
+def run_mode(config, workdir: str) -> dict:
+    """`--mode=train_gan`: prepare the data, train or resume, derive B, measure, write metrics."""
+    prepared = prepare_lib.prepare(config, workdir)
+    started = time.time()
+    trainer = train(config, workdir, prepared)
+    metrics = {"training_seconds_this_run": round(time.time() - started, 1)}
+    metrics["architecture"] = write_architecture(workdir, trainer.models.discriminator)
+    if prepared.splits["test"].metadata is not None:
+        metrics["conditional_accuracy"] = evaluate(config, workdir, prepared, trainer)
+        logging.info("GAN conditional accuracy: %s", json.dumps(metrics["conditional_accuracy"]))
+    else:
+        logging.info("no scene metadata (not caption_shapes): conditional accuracy not measured")
+    with open(os.path.join(workdir, STAGE, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
