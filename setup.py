@@ -23,6 +23,7 @@ setuptools.setup(
         "numpy>=1.26,<3",
         "pillow>=10,<14",
         "matplotlib>=3.8,<4",
+        "tensorboard~=2.21.0",  # tf.summary writers (training curves, example tables); TF lacks it
     ],
     extras_require={
         "test": ["pytest>=8,<10"],
@@ -31,6 +32,7 @@ setuptools.setup(
     entry_points={
         "console_scripts": [
             "caption_aug_eval=caption_aug.evaluation.eval_main:run",
+            "caption_aug_caption=caption_aug.export.caption_main:run",  # captioner (stage 3)
         ],
     },
 )

@@ -20,6 +20,14 @@ _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conf
 # Each mode is a module with `run_mode(config, workdir)`; imported on use (TensorFlow is slow to import).
 MODES = {
     "data": "caption_aug.data.prepare",
+    # --- captioner (stage 3) ---
+    "train_captioner": "caption_aug.training.captioner_trainer",
+    "eval": "caption_aug.evaluation.captioner_eval",
+    "export": "caption_aug.export.captioner_export",
+    # --- end captioner ---
+    "train_lm": "caption_aug.training.lm_trainer",
+    "train_encoder": "caption_aug.training.encoder_trainer",
+    "train_gan": "caption_aug.training.gan_trainer",  # stage 2 (Stage2GAN)
 }
 
 
@@ -39,7 +47,16 @@ except (AttributeError, KeyError) as e:
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for everything the run makes; rerunning "
                                "with the same workdir resumes.", required=True)
 _MODE = flags.DEFINE_enum("mode", "data", list(MODES), "What to run. data: build the dataset and "
-                          "the shared tokenizer into the workdir and print a summary.")
+                          "the shared tokenizer into the workdir and print a summary. "
+                          "train_lm: train the weighted GPT-2 caption LM (stage 1), evaluate it "
+                          "and write example captions. "
+                          "train_captioner: train the Show-Attend-Tell captioner (resumes). "
+                          "eval: captioner test BLEU-1..4 at beams 1/3/5, results files, attention "
+                          "figure. export: captioner SavedModel in WORKDIR/export. "
+                          "train_encoder: train the sentence encoder "
+                          "(joint image/text embedding) and report retrieval recall. "
+                          "train_gan: train the Stage2GAN (DARTS supernet discriminator, B fixed; "
+                          "resumes), write derive() and its conditional attribute accuracy.")
 
 
 def load_config():

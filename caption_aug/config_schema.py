@@ -49,6 +49,100 @@ def base_config() -> ml_collections.ConfigDict:
     config.pipeline.gan_image_size = 64
     config.pipeline.encoder_image_size = 64
 
+    # --- captioner (stage 3, Show-Attend-Tell) ---
+    config.captioner = ml_collections.ConfigDict(dict(
+        backbone="small_cnn",                # resnet101 (paper) | resnet50 | small_cnn | features
+        weights="",                          # "" (random), "imagenet", or a local weights file
+        fine_tune_stages=("conv3", "conv4", "conv5"),  # ResNet stages trained; others frozen
+        small_cnn_filters=(32, 64, 128),     # one stride-2 conv block each: 64x64 -> 8x8
+        feature_dim=0,                       # channels of the input grid for backbone="features"
+        encoded_size=8,                      # pixels pooled to E x E (paper: 14)
+        embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
+        dropout=0.5,
+        encoder_lr=4e-4, decoder_lr=4e-4,    # paper: 1e-4 (pretrained ResNet) and 4e-4
+        grad_clip_value=5.0,                 # clip each gradient element to +-5 (paper)
+        alpha_c=1.0,                         # weight of the doubly stochastic attention term
+        epochs=5,
+        steps_per_epoch=0,                   # 0: a whole pass over the train captions
+        early_stopping_patience=20,          # epochs without validation BLEU-4 gain (paper: 20)
+        lr_decay_patience=8,                 # lr *= lr_decay_factor after this many (paper: 8)
+        lr_decay_factor=0.8,
+        max_decode_length=0,                 # 0: data.max_caption_tokens
+        validation_beam_size=1,              # captions for validation BLEU-4 (no teacher forcing)
+        validation_images=0,                 # 0: the whole validation split
+        eval_beam_sizes=(1, 3, 5),           # the paper's Table 2
+        export_beam_size=3,
+        jit_compile=False,                   # XLA for the train step (slower on CPU here)
+        beam_search_jit_compile=True,        # XLA for beam search (eval, validation, export)
+        log_every_steps=100,
+        num_attention_maps=4))               # test images in the attention figure / TensorBoard
+    # --- end captioner ---
+
+    # --- caption LM (stage 1) and sentence encoder ---
+    config.lm = ml_collections.ConfigDict(dict(
+        preset="",                           # "": from scratch; else a keras-hub preset name,
+                                             # "hf://..." handle or local folder (GPT-2 family)
+        num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024,  # from-scratch size
+        dropout=0.1,
+        max_sequence_length=64,              # position embeddings (>= data.max_caption_tokens)
+        text_only_source="",                 # a COCO captions JSON: train the LM on its captions
+                                             # alone (images ignored), split by data.*_fraction
+        initial_caption_weight=0.9,          # a_i = sigmoid(A_i) at the start
+        learning_rate=5e-4,
+        weight_decay=0.01,
+        gradient_clip_norm=1.0,
+        epochs=5,
+        steps_per_epoch=0,                   # 0: a whole pass over the train captions
+        log_every_steps=100,
+        straight_through_temperature=1.0,    # tau of the relaxed one-hots (stage 4)
+        generation=ml_collections.ConfigDict(dict(
+            prompt_words=5,                  # prompt: the first words of a real train caption
+            max_length=20,                   # caption tokens generated at most, prompt included
+            sampler="beam",                  # beam | greedy | top_k | top_p
+            num_beams=2, top_k=10, top_p=0.9, temperature=1.0,
+            batch_size=64,
+            num_eval_prompts=500,            # train captions whose prompts are scored
+            num_table_rows=12))))            # example captions in TensorBoard and the report
+    config.encoder = ml_collections.ConfigDict(dict(
+        embedding_dim=1024,                  # the text vector that conditions the GAN
+        token_embedding_dim=128,
+        rnn="gru",                           # gru | lstm (bidirectional)
+        rnn_units=256,
+        image_backbone="small_cnn",          # small_cnn | MobileNetV2 | ResNet50 | EfficientNetB0
+        image_weights="",                    # "" (random), "imagenet", or a local weights file
+        image_normalization="imagenet",
+        temperature=0.1,                     # softmax temperature of the contrastive loss
+        learning_rate=1e-3,
+        epochs=10,
+        steps_per_epoch=0,                   # 0: a whole pass over the train captions
+        log_every_steps=100))
+    # --- end caption LM and sentence encoder ---
+
+    # --- Stage2GAN (stage 2) and its attribute classifier ---
+    config.gan = ml_collections.ConfigDict(dict(
+        generator_channels=16,               # last hidden map of G; earlier ones double (Reed: 64)
+        discriminator_channels=8,            # first supernet cell; each further cell doubles
+        noise_dim=100,
+        conditioning_token_dim=64,           # token vectors of the stand-in caption embedding
+        derived_architecture="",             # a derive() JSON: train that fixed discriminator
+        max_objects=0,                       # >0: train on caption_shapes scenes with at most this
+                                             # many objects (0: all)
+        batch_size=64,
+        generator_lr=1e-4, discriminator_lr=1e-5,  # the paper's
+        conditioning_lr=1e-4,                # the caption embedding, trained by D's loss
+        beta1=0.5, beta2=0.999,
+        generator_steps=5,                   # generator updates per discriminator update
+        iterations=20,                       # each one D update + generator_steps G updates;
+                                             # CPU-sized (~10 s each at 64x64): raise on a GPU
+        interpolation=False,                 # GAN-INT: also condition G on mixed embeddings
+        interpolation_beta=0.5,
+        summary_every=10, checkpoint_every=10,
+        sample_captions=8,                   # validation captions in the sample grid
+        samples_per_caption=3))
+    config.attribute_classifier = ml_collections.ConfigDict(dict(
+        steps=400, batch_size=64, learning_rate=2e-3, channels=16))
+    # --- end Stage2GAN ---
+
     config.lock()
     return config
 
@@ -67,6 +161,94 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _require(config.pipeline.batch_size > 0, "pipeline.batch_size", config.pipeline.batch_size, "> 0")
     _require(list(config.pipeline.bucket_boundaries) == sorted(config.pipeline.bucket_boundaries),
              "pipeline.bucket_boundaries", config.pipeline.bucket_boundaries, "increasing")
+    # --- captioner (stage 3) ---
+    cap = config.captioner
+    from caption_aug.models.captioner import encoder as captioner_encoder  # light: keras only
+    _require(cap.backbone in captioner_encoder.BACKBONES, "captioner.backbone", cap.backbone,
+             f"one of {captioner_encoder.BACKBONES}")
+    _require(set(cap.fine_tune_stages) <= set(captioner_encoder.RESNET_STAGES),
+             "captioner.fine_tune_stages", cap.fine_tune_stages,
+             f"some of {captioner_encoder.RESNET_STAGES}")
+    _require(cap.weights in ("", "imagenet") or os.path.isfile(cap.weights), "captioner.weights",
+             cap.weights, '"", "imagenet" or an existing weights file')
+    _require(not (cap.backbone == "small_cnn" and cap.weights), "captioner.weights", cap.weights,
+             '"" for the small_cnn backbone (it has no pretrained weights)')
+    _require(cap.backbone != "features" or cap.feature_dim > 0, "captioner.feature_dim",
+             cap.feature_dim, "> 0 for backbone=features")
+    for key in ("encoded_size", "embedding_dim", "attention_dim", "decoder_dim", "epochs",
+                "validation_beam_size", "export_beam_size", "log_every_steps"):
+        _require(cap[key] > 0, f"captioner.{key}", cap[key], "> 0")
+    _require(0 <= cap.dropout < 1, "captioner.dropout", cap.dropout, "in [0, 1)")
+    _require(cap.encoder_lr >= 0 and cap.decoder_lr > 0, "captioner.decoder_lr", cap.decoder_lr,
+             "> 0 (and encoder_lr >= 0)")
+    _require(cap.grad_clip_value > 0, "captioner.grad_clip_value", cap.grad_clip_value, "> 0")
+    _require(cap.alpha_c >= 0, "captioner.alpha_c", cap.alpha_c, ">= 0")
+    _require(0 < cap.lr_decay_factor <= 1, "captioner.lr_decay_factor", cap.lr_decay_factor,
+             "in (0, 1]")
+    _require(cap.max_decode_length == 0 or cap.max_decode_length >= 2, "captioner.max_decode_length",
+             cap.max_decode_length, "0 or >= 2")
+    _require(len(cap.eval_beam_sizes) > 0 and min(cap.eval_beam_sizes) > 0,
+             "captioner.eval_beam_sizes", cap.eval_beam_sizes, "positive beam sizes")
+    # --- end captioner ---
+    # --- caption LM (stage 1) and sentence encoder ---
+    lm, gen, enc = config.lm, config.lm.generation, config.encoder
+    if not lm.preset:
+        for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+            _require(lm[key] > 0, f"lm.{key}", lm[key], "> 0")
+        _require(lm.hidden_dim % lm.num_heads == 0, "lm.hidden_dim", lm.hidden_dim,
+                 "a multiple of lm.num_heads")
+        _require(lm.max_sequence_length >= max(data.max_caption_tokens, gen.max_length + 2),
+                 "lm.max_sequence_length", lm.max_sequence_length,
+                 ">= data.max_caption_tokens and >= lm.generation.max_length + 2")
+    _require(not lm.text_only_source or os.path.isfile(lm.text_only_source),
+             "lm.text_only_source", lm.text_only_source, '"" or an existing COCO captions JSON')
+    _require(0 < lm.initial_caption_weight < 1, "lm.initial_caption_weight",
+             lm.initial_caption_weight, "in (0, 1)")
+    _require(0 <= lm.dropout < 1, "lm.dropout", lm.dropout, "in [0, 1)")
+    for key in ("learning_rate", "gradient_clip_norm", "epochs", "log_every_steps",
+                "straight_through_temperature"):
+        _require(lm[key] > 0, f"lm.{key}", lm[key], "> 0")
+    _require(gen.sampler in ("beam", "greedy", "top_k", "top_p"), "lm.generation.sampler",
+             gen.sampler, "one of beam, greedy, top_k, top_p")
+    for key in ("prompt_words", "max_length", "num_beams", "top_k", "temperature", "batch_size",
+                "num_eval_prompts"):
+        _require(gen[key] > 0, f"lm.generation.{key}", gen[key], "> 0")
+    _require(0 < gen.top_p <= 1, "lm.generation.top_p", gen.top_p, "in (0, 1]")
+    _require(gen.prompt_words < gen.max_length, "lm.generation.prompt_words", gen.prompt_words,
+             "< lm.generation.max_length")
+    for key in ("embedding_dim", "token_embedding_dim", "rnn_units", "temperature", "learning_rate",
+                "epochs", "log_every_steps"):
+        _require(enc[key] > 0, f"encoder.{key}", enc[key], "> 0")
+    _require(enc.rnn in ("gru", "lstm"), "encoder.rnn", enc.rnn, "gru or lstm")
+    _require(enc.image_normalization in NORMALIZATIONS, "encoder.image_normalization",
+             enc.image_normalization, f"one of {NORMALIZATIONS}")
+    _require(enc.image_weights in ("", "imagenet") or os.path.isfile(enc.image_weights),
+             "encoder.image_weights", enc.image_weights, '"", "imagenet" or an existing file')
+    _require(not (enc.image_backbone == "small_cnn" and enc.image_weights), "encoder.image_weights",
+             enc.image_weights, '"" for the small_cnn backbone (it has no pretrained weights)')
+    # --- end caption LM and sentence encoder ---
+    # --- Stage2GAN ---
+    gan = config.gan
+    size = config.pipeline.gan_image_size
+    _require(size >= 8 and size & (size - 1) == 0, "pipeline.gan_image_size", size,
+             "a power of two >= 8 (e.g. 32 or 64)")
+    for key in ("generator_channels", "discriminator_channels", "noise_dim",
+                "conditioning_token_dim", "batch_size", "generator_lr", "discriminator_lr",
+                "conditioning_lr", "generator_steps", "iterations", "summary_every",
+                "checkpoint_every", "sample_captions", "samples_per_caption"):
+        _require(gan[key] > 0, f"gan.{key}", gan[key], "> 0")
+    _require(gan.batch_size >= 2, "gan.batch_size", gan.batch_size, ">= 2 (batch norm)")
+    for key in ("beta1", "beta2", "interpolation_beta"):
+        _require(0 <= gan[key] < 1, f"gan.{key}", gan[key], "in [0, 1)")
+    _require(gan.max_objects >= 0, "gan.max_objects", gan.max_objects, ">= 0")
+    _require(not gan.max_objects or data.source == "caption_shapes", "gan.max_objects",
+             gan.max_objects, "0 unless data.source is caption_shapes (it needs scene metadata)")
+    _require(not gan.derived_architecture or os.path.isfile(gan.derived_architecture),
+             "gan.derived_architecture", gan.derived_architecture, '"" or an existing JSON file')
+    for key in ("steps", "batch_size", "learning_rate", "channels"):
+        _require(config.attribute_classifier[key] > 0, f"attribute_classifier.{key}",
+                 config.attribute_classifier[key], "> 0")
+    # --- end Stage2GAN ---
     if data.source in ("coco", "karpathy", "flickr8k"):
         paths = data[data.source]
         for key, path in paths.items():
