@@ -19,6 +19,7 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from caption_aug.evaluation import bleu  # noqa: E402
 from caption_aug.evaluation import ptb_tokenizer  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 _DEFAULT_ANNOTATIONS = os.path.join(_REPO, "..", "shared", "data", "coco2017-val-sample",
@@ -105,10 +106,7 @@ def main(_):
         results[f"max_bleu_difference_vs_{name}"] = round(difference, 6)
         print(f"ours is {speedup:.1f}x faster than {name}; "
               f"largest BLEU difference {difference:.2g}")
-    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ reference's way, which also recomputes the attention projection each step; ours 
 not), same run. ResNet-101 runs without XLA only (compiling it takes minutes).
 """
 
-import json
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ from caption_aug import config_schema  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.models.captioner.beam_search import beam_search  # noqa: E402
 from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps per case (after 2 warm-up steps).")
 _CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "resnet101"],
@@ -123,10 +123,7 @@ def main(argv):
             print(f"beam search k={beam_size} xla={str(jit):5s}: batch of {row['batch']} "
                   f"{row['batched_captions_per_second']:.1f} captions/s, one image at a time "
                   f"{row['per_image_captions_per_second']:.1f} ({row['speedup']:.1f}x)", flush=True)
-    os.makedirs(os.path.dirname(_OUT.value), exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":

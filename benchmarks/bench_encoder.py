@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _STEPS = flags.DEFINE_integer("steps", 40, "Timed training steps (after 3 warm-up steps).")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_encoder.json", "JSON output.")
@@ -42,10 +43,7 @@ def main(_):
                "steps": len(batches) - 3, "seconds": round(seconds, 3),
                "pairs_per_s": round(pairs / seconds, 1), "cpu_count": os.cpu_count()}
     print(json.dumps(results))
-    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _ITERATIONS = flags.DEFINE_integer("iterations", 3, "Timed iterations per size (after a warm-up).")
 _SKIP_DEFAULT_RUN = flags.DEFINE_bool("skip_default_run", False,
@@ -75,10 +76,7 @@ def main(_):
         if not _SKIP_DEFAULT_RUN.value:
             results["default_config_run"] = default_run(os.path.join(workdir, "default"))
             print("default_config_run", json.dumps(results["default_config_run"]), flush=True)
-    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from caption_aug.models import caption_lm  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _STEPS = flags.DEFINE_integer("steps", 60, "Timed training steps (after 5 warm-up steps).")
 _BATCHES = flags.DEFINE_integer("batches", 3, "Timed generation batches (after one warm-up).")
@@ -73,10 +74,7 @@ def main(_):
             results[name] = generation_speed(trainer, sampler, beams, _BATCHES.value)
             print(name, json.dumps(results[name]), flush=True)
     results["cpu_count"] = os.cpu_count()
-    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":

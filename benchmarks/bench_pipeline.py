@@ -18,6 +18,7 @@ from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from configs import coco_sample  # noqa: E402
 from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _EPOCHS = flags.DEFINE_integer("epochs", 3, "Timed epochs per case (after one warm-up epoch).")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_pipeline.json", "JSON output.")
@@ -58,10 +59,7 @@ def main(_):
                                         _EPOCHS.value)
                 print(case, json.dumps(results[case]), flush=True)
     results["cpu_count"] = os.cpu_count()
-    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
-    with open(_OUT.value, "w") as f:
-        json.dump(results, f, indent=2)
-    print(f"written to {_OUT.value}")
+    results_file.write(_OUT.value, results)
 
 
 if __name__ == "__main__":
