@@ -10,6 +10,8 @@ import ml_collections
 
 SOURCES = ("caption_shapes", "coco", "karpathy", "flickr8k", "tfds_coco_captions")
 NORMALIZATIONS = ("imagenet", "unit", "tanh")
+CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
+RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -163,12 +165,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
              "pipeline.bucket_boundaries", config.pipeline.bucket_boundaries, "increasing")
     # --- captioner (stage 3) ---
     cap = config.captioner
-    from caption_aug.models.captioner import encoder as captioner_encoder  # light: keras only
-    _require(cap.backbone in captioner_encoder.BACKBONES, "captioner.backbone", cap.backbone,
-             f"one of {captioner_encoder.BACKBONES}")
-    _require(set(cap.fine_tune_stages) <= set(captioner_encoder.RESNET_STAGES),
-             "captioner.fine_tune_stages", cap.fine_tune_stages,
-             f"some of {captioner_encoder.RESNET_STAGES}")
+    _require(cap.backbone in CAPTIONER_BACKBONES, "captioner.backbone", cap.backbone,
+             f"one of {CAPTIONER_BACKBONES}")
+    _require(set(cap.fine_tune_stages) <= set(RESNET_STAGES), "captioner.fine_tune_stages",
+             cap.fine_tune_stages, f"some of {RESNET_STAGES}")
     _require(cap.weights in ("", "imagenet") or os.path.isfile(cap.weights), "captioner.weights",
              cap.weights, '"", "imagenet" or an existing weights file')
     _require(not (cap.backbone == "small_cnn" and cap.weights), "captioner.weights", cap.weights,

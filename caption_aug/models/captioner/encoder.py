@@ -12,8 +12,10 @@ import keras
 from keras import layers
 from keras import ops
 
-BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
-RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+from caption_aug import config_schema
+
+BACKBONES = config_schema.CAPTIONER_BACKBONES
+RESNET_STAGES = config_schema.RESNET_STAGES
 # The pipelines' "imagenet" normalisation is torchvision's (RGB, mean/std); keras.applications'
 # ResNets were trained on caffe's (BGR, mean subtracted, 0..255). The encoder converts between them.
 _TORCH_MEAN = (0.485, 0.456, 0.406)
