@@ -37,6 +37,16 @@ class StageCheckpoints:
         return self._best.save(checkpoint_number=step)
 
 
+def resume_or_start(checkpoint: tf.train.Checkpoint, directory: str,
+                    max_to_keep: int = 2) -> tf.train.CheckpointManager:
+    """A manager saving `checkpoint` under `directory`, after restoring its latest save if any."""
+    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("resumed from %s", manager.latest_checkpoint)
+    return manager
+
+
 def restore_best(stage_dir: str, **objects) -> str:
     """Loads the best checkpoint of a stage into `objects` (e.g. model=...); its path, or raises
     FileNotFoundError naming the folder when the stage has not been trained there."""

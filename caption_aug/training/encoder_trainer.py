@@ -18,6 +18,7 @@ from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
+from caption_aug.training import checkpoints
 
 STAGE = "encoder"
 
@@ -37,14 +38,9 @@ class EncoderTrainer:
         self.optimizer = keras.optimizers.Adam(config.encoder.learning_rate)
         self.optimizer.build(self.encoder.trainable_variables)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(encoder=self.encoder, optimizer=self.optimizer,
-                                         epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, os.path.join(self.directory, "checkpoints"), max_to_keep=2)
-        if self.manager.latest_checkpoint:
-            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("resumed %s at epoch %d", self.manager.latest_checkpoint,
-                         int(self.epoch.numpy()))
+        self.manager = checkpoints.resume_or_start(
+            tf.train.Checkpoint(encoder=self.encoder, optimizer=self.optimizer, epoch=self.epoch),
+            os.path.join(self.directory, "checkpoints"))
         self.tokens = {name: pipelines.frame_tokens(split.caption_tokens, tok,
                                                     config.data.max_caption_tokens)
                        for name, split in data.splits.items()}

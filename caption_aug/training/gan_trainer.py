@@ -30,6 +30,7 @@ from caption_aug.models.stage2gan import conditioning as conditioning_lib
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
 from caption_aug.models.stage2gan import generator as generator_lib
 from caption_aug.models.stage2gan import losses
+from caption_aug.training import checkpoints
 
 STAGE = "gan"
 
@@ -62,6 +63,12 @@ def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
 
 def _adam(learning_rate: float, gan_config) -> keras.optimizers.Adam:
     return keras.optimizers.Adam(learning_rate, beta_1=gan_config.beta1, beta_2=gan_config.beta2)
+
+
+def _state(model) -> tuple:
+    """(trainable, non_trainable) values of `model`, for `stateless_call`."""
+    return ([v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables])
 
 
 def _all_finite(loss, grads) -> tf.Tensor:
@@ -118,10 +125,8 @@ class GanTrainer:
         """One discriminator (and caption-embedding) update on real/right, real/wrong, fake/right."""
         cond, gen, disc = self.models.conditioning, self.models.generator, self.models.discriminator
         cond_vars = cond.trainable_variables
-        d_state = ([v.value for v in disc.trainable_variables],
-                   [v.value for v in disc.non_trainable_variables])
-        g_state = ([v.value for v in gen.trainable_variables],
-                   [v.value for v in gen.non_trainable_variables])
+        d_state = _state(disc)
+        g_state = _state(gen)
         with tf.GradientTape() as tape:
             tape.watch(d_state[0])
             right = cond.embed(batch["token_ids"], batch["padding_mask"])
@@ -159,10 +164,8 @@ class GanTrainer:
             beta = self.config.interpolation_beta
             mixed = beta * right + (1.0 - beta) * tf.roll(right, shift=1, axis=0)
             embedding = tf.concat([right, mixed], axis=0)
-        g_state = ([v.value for v in gen.trainable_variables],
-                   [v.value for v in gen.non_trainable_variables])
-        d_state = ([v.value for v in disc.trainable_variables],
-                   [v.value for v in disc.non_trainable_variables])
+        g_state = _state(gen)
+        d_state = _state(disc)
         with tf.GradientTape() as tape:
             tape.watch(g_state[0])
             fake, g_non_trainable = self._generate(embedding, g_state)
@@ -304,11 +307,8 @@ def train(config, workdir: str, prepared) -> GanTrainer:
     models = build_models(gan, image_size, prepared.tokenizer.vocabulary_size, config.seed,
                           load_architecture(gan.derived_architecture))
     trainer = GanTrainer(gan, models, config.seed)
-    manager = tf.train.CheckpointManager(trainer.checkpoint(),
-                                         os.path.join(workdir, STAGE, "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("resumed the GAN at iteration %d", int(trainer.iteration))
+    manager = checkpoints.resume_or_start(trainer.checkpoint(),
+                                          os.path.join(workdir, STAGE, "checkpoints"))
     monitor = Monitor(workdir, trainer, validation, prepared.tokenizer, config)
     batches = iter(training_batches(train_split, prepared.tokenizer, config, image_size))
     logging.info("training the GAN on %d images (%dx%d), %s discriminator, %d iterations",

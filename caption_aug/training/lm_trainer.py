@@ -32,6 +32,7 @@ from caption_aug.data.readers import common
 from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.text import normalize
+from caption_aug.training import checkpoints
 from caption_aug.text import tokenizer as tokenizer_lib
 
 STAGE = "lm"
@@ -113,14 +114,10 @@ class LMTrainer:
             global_clipnorm=config.lm.gradient_clip_norm)
         self.optimizer.build(self.model.trainable_variables)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                         caption_weight_logits=self.weight_logits, epoch=self.epoch)
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, os.path.join(self.directory, "checkpoints"), max_to_keep=2)
-        if self.manager.latest_checkpoint:
-            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("resumed %s at epoch %d", self.manager.latest_checkpoint,
-                         int(self.epoch.numpy()))
+        self.manager = checkpoints.resume_or_start(
+            tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                caption_weight_logits=self.weight_logits, epoch=self.epoch),
+            os.path.join(self.directory, "checkpoints"))
         spec = {"token_ids": tf.TensorSpec([None, None], tf.int32),
                 "padding_mask": tf.TensorSpec([None, None], tf.bool),
                 "caption_index": tf.TensorSpec([None], tf.int32)}
