@@ -125,12 +125,19 @@ def base_config() -> ml_collections.ConfigDict:
         generator_channels=16,               # last hidden map of G; earlier ones double (Reed: 64)
         discriminator_channels=8,            # first supernet cell; each further cell doubles
         noise_dim=100,
+        generator_upsampling="transposed",   # transposed (DCGAN) | resize (nearest + 3x3 conv)
+        conditioning="encoder",              # encoder: the frozen trained sentence encoder of the
+                                             # workdir (run train_encoder first); trainable: a
+                                             # stand-in caption embedding trained by D's loss
         conditioning_token_dim=64,           # token vectors of the stand-in caption embedding
         derived_architecture="",             # a derive() JSON: train that fixed discriminator
         max_objects=0,                       # >0: train on caption_shapes scenes with at most this
                                              # many objects (0: all)
         batch_size=64,
-        generator_lr=1e-4, discriminator_lr=1e-5,  # the paper's
+        generator_lr=1e-4, discriminator_lr=1e-5,  # the paper's (on 2 CPU cores colours
+                                             # began to follow, for one seed of two, only with
+                                             # 1e-3 for both, 2 G steps per D step and
+                                             # generator_upsampling="resize"; see README)
         conditioning_lr=1e-4,                # the caption embedding, trained by D's loss
         beta1=0.5, beta2=0.999,
         generator_steps=5,                   # generator updates per discriminator update
@@ -241,6 +248,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for key in ("beta1", "beta2", "interpolation_beta"):
         _require(0 <= gan[key] < 1, f"gan.{key}", gan[key], "in [0, 1)")
     _require(gan.max_objects >= 0, "gan.max_objects", gan.max_objects, ">= 0")
+    _require(gan.conditioning in ("encoder", "trainable"), "gan.conditioning", gan.conditioning,
+             '"encoder" or "trainable"')
+    _require(gan.generator_upsampling in ("transposed", "resize"), "gan.generator_upsampling",
+             gan.generator_upsampling, '"transposed" or "resize"')
     _require(not gan.max_objects or data.source == "caption_shapes", "gan.max_objects",
              gan.max_objects, "0 unless data.source is caption_shapes (it needs scene metadata)")
     _require(not gan.derived_architecture or os.path.isfile(gan.derived_architecture),

@@ -2,9 +2,10 @@
 
 One iteration is one discriminator update followed by `generator_steps` generator updates, each on
 a fresh batch of the matching pipeline (real image, its caption, a mismatched caption). The
-caption embedding (`CaptionConditioning`, until the sentence encoder conditions the GAN) is
-trained by the discriminator's loss, where telling matching from mismatched captions needs it; the
-generator sees it as a fixed input. Steps go through `stateless_call`, so a non-finite loss or
+caption embedding is the frozen trained sentence encoder's (`gan.conditioning = "encoder"`, from
+the workdir's `--mode=train_encoder`), or the stand-in `CaptionConditioning` ("trainable"),
+trained by the discriminator's loss, where telling matching from mismatched captions needs it;
+the generator sees either as a fixed input. Steps go through `stateless_call`, so a non-finite loss or
 gradient changes nothing (weights, optimiser, batch-norm statistics): the step is skipped and counted.
 
 The workdir gets `gan/checkpoints/` (resumed on rerun), `gan/samples/*.png` (generated images for
@@ -31,31 +32,44 @@ from caption_aug.models.stage2gan import discriminator as discriminator_lib
 from caption_aug.models.stage2gan import generator as generator_lib
 from caption_aug.models.stage2gan import losses
 from caption_aug.training import checkpoints
+from caption_aug.training import encoder_trainer
 
 STAGE = "gan"
 
 
 @dataclasses.dataclass
 class GanModels:
-    conditioning: conditioning_lib.CaptionConditioning
+    """`conditioning.embed(tokens, padding_mask) -> [B, D]` is the caption embedding of both
+    networks (ids or one-hots; stage 4 calls it on relaxed captions)."""
+    conditioning: object      # conditioning_lib.EncoderConditioning or CaptionConditioning
     generator: generator_lib.Stage2Generator
     discriminator: discriminator_lib.Stage2Discriminator
 
+    @property
+    def text_embedding(self):
+        return self.conditioning.embed
+
 
 def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
-                 architecture=None) -> GanModels:
+                 architecture=None, conditioning=None) -> GanModels:
     """The three models with their variables created; `architecture` (op names per edge) gives a
-    fixed derived discriminator instead of the supernet."""
+    fixed derived discriminator instead of the supernet; `conditioning` (an EncoderConditioning,
+    see `load_conditioning`) replaces the trainable stand-in caption embedding."""
     keras.utils.set_random_seed(seed)
+    if conditioning is None:
+        conditioning = conditioning_lib.CaptionConditioning(
+            vocabulary_size, gan_config.conditioning_token_dim, name="conditioning")
+        conditioning.build_for()
+    dim = conditioning.embedding_dim
     models = GanModels(
-        conditioning_lib.CaptionConditioning(vocabulary_size, gan_config.conditioning_token_dim,
-                                             name="conditioning"),
+        conditioning,
         generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
-                                      noise_dim=gan_config.noise_dim, name="generator"),
+                                      embedding_dim=dim, noise_dim=gan_config.noise_dim,
+                                      upsampling=gan_config.generator_upsampling,
+                                      name="generator"),
         discriminator_lib.Stage2Discriminator(image_size, gan_config.discriminator_channels,
-                                              architecture=architecture, seed=seed,
-                                              name="discriminator"))
-    models.conditioning.build_for()
+                                              embedding_dim=dim, architecture=architecture,
+                                              seed=seed, name="discriminator"))
     models.generator.build_for()
     models.discriminator.build_for()
     return models
@@ -85,10 +99,12 @@ class GanTrainer:
         self.models = models
         self.generator_optimizer = _adam(gan_config.generator_lr, gan_config)
         self.discriminator_optimizer = _adam(gan_config.discriminator_lr, gan_config)
-        self.conditioning_optimizer = _adam(gan_config.conditioning_lr, gan_config)
         self.generator_optimizer.build(models.generator.trainable_variables)
         self.discriminator_optimizer.build(models.discriminator.trainable_variables)
-        self.conditioning_optimizer.build(models.conditioning.trainable_variables)
+        self.trains_conditioning = bool(models.conditioning.trainable_variables)
+        if self.trains_conditioning:
+            self.conditioning_optimizer = _adam(gan_config.conditioning_lr, gan_config)
+            self.conditioning_optimizer.build(models.conditioning.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
@@ -96,13 +112,15 @@ class GanTrainer:
         self.generator_step = tf.function(self._generator_step)
 
     def checkpoint(self) -> tf.train.Checkpoint:
-        return tf.train.Checkpoint(
-            conditioning=self.models.conditioning, generator=self.models.generator,
-            discriminator=self.models.discriminator,
-            generator_optimizer=self.generator_optimizer,
-            discriminator_optimizer=self.discriminator_optimizer,
-            conditioning_optimizer=self.conditioning_optimizer,
-            noise=self.noise, iteration=self.iteration, skipped=self.skipped)
+        """Everything training changes (the frozen encoder has its own checkpoint)."""
+        trained = dict(generator=self.models.generator, discriminator=self.models.discriminator,
+                       generator_optimizer=self.generator_optimizer,
+                       discriminator_optimizer=self.discriminator_optimizer)
+        if self.trains_conditioning:
+            trained.update(conditioning=self.models.conditioning,
+                           conditioning_optimizer=self.conditioning_optimizer)
+        return tf.train.Checkpoint(**trained, noise=self.noise, iteration=self.iteration,
+                                   skipped=self.skipped)
 
     def _sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise.normal([batch_size, self.config.noise_dim])
@@ -142,7 +160,8 @@ class GanTrainer:
 
         def apply():
             self.discriminator_optimizer.apply(d_grads, disc.trainable_variables)
-            self.conditioning_optimizer.apply(cond_grads, cond_vars)
+            if self.trains_conditioning:
+                self.conditioning_optimizer.apply(cond_grads, cond_vars)
             for variable, value in zip(disc.non_trainable_variables, d_state[1]):
                 variable.assign(value)
             return tf.constant(0, tf.int64)
@@ -295,6 +314,25 @@ def load_architecture(path: str):
         return discriminator_lib.architecture_from_json(f.read())["architecture"]
 
 
+def require_encoder(config, workdir: str) -> None:
+    """Under `gan.conditioning = "encoder"`, fails at once when the workdir has no trained
+    sentence encoder."""
+    directory = os.path.join(workdir, encoder_trainer.STAGE, "checkpoints")
+    if config.gan.conditioning == "encoder" and tf.train.latest_checkpoint(directory) is None:
+        raise FileNotFoundError(f'gan.conditioning="encoder" needs a trained sentence encoder, '
+                                f'and {directory} has none: run --mode=train_encoder first')
+
+
+def load_conditioning(config, workdir: str, vocabulary_size: int):
+    """The frozen trained sentence encoder of the workdir under `gan.conditioning = "encoder"`,
+    else None (the trainable stand-in)."""
+    if config.gan.conditioning != "encoder":
+        return None
+    require_encoder(config, workdir)
+    return conditioning_lib.EncoderConditioning(
+        encoder_trainer.load_trained_encoder(config, workdir, vocabulary_size))
+
+
 def train(config, workdir: str, prepared) -> GanTrainer:
     """Trains (or resumes) the GAN to `config.gan.iterations` iterations."""
     gan = config.gan
@@ -305,7 +343,8 @@ def train(config, workdir: str, prepared) -> GanTrainer:
         train_split = attribute_classifier.split_with_max_objects(train_split, gan.max_objects)
         validation = attribute_classifier.split_with_max_objects(validation, gan.max_objects)
     models = build_models(gan, image_size, prepared.tokenizer.vocabulary_size, config.seed,
-                          load_architecture(gan.derived_architecture))
+                          load_architecture(gan.derived_architecture),
+                          load_conditioning(config, workdir, prepared.tokenizer.vocabulary_size))
     trainer = GanTrainer(gan, models, config.seed)
     manager = checkpoints.resume_or_start(trainer.checkpoint(),
                                           os.path.join(workdir, STAGE, "checkpoints"))
@@ -361,6 +400,7 @@ def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
 
 def run_mode(config, workdir: str) -> dict:
     """`--mode=train_gan`: prepare the data, train or resume, derive B, measure, write metrics."""
+    require_encoder(config, workdir)
     prepared = prepare_lib.prepare(config, workdir)
     started = time.time()
     trainer = train(config, workdir, prepared)

@@ -1,5 +1,6 @@
 """Stage2GAN models: shapes and ranges, B as an explicit differentiable input, one-hot B equals
-the derived discriminator, derive() through JSON, the matching-aware loss, the caption embedding."""
+the derived discriminator, derive() through JSON, the matching-aware loss, the caption
+embeddings (ids or differentiable one-hots), checkpoints that restore every layer."""
 
 import json
 
@@ -8,10 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from caption_aug.models import sentence_encoder
 from caption_aug.models.stage2gan import (CaptionConditioning, Stage2Discriminator,
                                           Stage2Generator, architecture_from_json,
                                           architecture_to_json, darts_ops, discriminator_loss,
                                           generator_loss)
+from caption_aug.models.stage2gan.conditioning import EncoderConditioning
 
 SIZE = 32
 
@@ -22,9 +25,10 @@ def _inputs(batch=3, size=SIZE, seed=0):
             "text_embedding": rng.standard_normal((batch, 1024)).astype("float32")}
 
 
-@pytest.mark.parametrize("size", [32, 64])
-def test_generator_gives_images_of_the_configured_size_in_tanh_range(size):
-    gen = Stage2Generator(size, base_channels=4)
+@pytest.mark.parametrize("size,upsampling", [(32, "transposed"), (64, "transposed"),
+                                             (32, "resize"), (64, "resize")])
+def test_generator_gives_images_of_the_configured_size_in_tanh_range(size, upsampling):
+    gen = Stage2Generator(size, base_channels=4, upsampling=upsampling)
     inputs = {"text_embedding": tf.random.normal([5, 1024]), "noise": tf.random.normal([5, 100])}
     images = gen(inputs, training=True).numpy()
     assert images.shape == (5, size, size, 3)
@@ -172,3 +176,63 @@ def test_caption_conditioning_embeds_to_1024_and_ignores_padding():
     repadded = np.where(mask, ids, 33).astype("int32")
     np.testing.assert_allclose(cond.embed(repadded, mask).numpy(), vectors, rtol=1e-6)
     assert not np.allclose(vectors[0], vectors[1])
+
+
+def _conditionings():
+    vocabulary = 40
+    encoder = sentence_encoder.SentenceEncoder(vocabulary, image_size=16, embedding_dim=32,
+                                               token_embedding_dim=8, rnn_units=8)
+    return [CaptionConditioning(vocabulary, token_dim=8, embedding_dim=32),
+            EncoderConditioning(encoder)]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["trainable", "encoder"])
+def test_conditioning_embeds_ids_and_one_hots_alike_and_differentiably(index):
+    cond = _conditionings()[index]
+    ids = np.array([[1, 5, 7, 2, 0], [1, 9, 2, 0, 0]], "int32")
+    mask = ids != 0
+    mask[:, 0] = True
+    one_hots = tf.one_hot(ids, 40)
+
+    @tf.function
+    def embed_and_grad(tokens):
+        with tf.GradientTape() as tape:
+            tape.watch(tokens)
+            vectors = cond.embed(tokens, mask)
+            target = tf.reduce_sum(vectors[:, :4])
+        return vectors, tape.gradient(target, tokens)
+
+    from_ids = cond.embed(ids, mask).numpy()
+    from_one_hots, grad = embed_and_grad(one_hots)
+    assert from_ids.shape == (2, 32)
+    np.testing.assert_allclose(from_one_hots.numpy(), from_ids, rtol=1e-5, atol=1e-5)
+    assert np.abs(grad.numpy()[mask]).sum() > 0          # stage 4's path into the captions
+    assert np.abs(grad.numpy()[~mask]).sum() == 0        # padding is ignored
+
+
+def test_encoder_conditioning_is_the_frozen_encoder_text_vector_at_unit_component_scale():
+    cond = _conditionings()[1]
+    ids = np.array([[1, 5, 7, 2]], "int32")
+    mask = np.ones_like(ids, bool)
+    vectors = cond.embed(ids, mask).numpy()
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=-1), np.sqrt(32), rtol=1e-5)
+    np.testing.assert_allclose(vectors / np.sqrt(32),
+                               cond.encoder.embed_text(ids, mask).numpy(), rtol=1e-5)
+    assert cond.trainable_variables == [] and not cond.encoder.trainable_variables
+
+
+@pytest.mark.parametrize("kind", ["transposed", "resize", "supernet"])
+def test_checkpoint_restores_every_variable(kind, tmp_path):
+    def build():
+        model = (Stage2Discriminator(32, base_channels=4) if kind == "supernet"
+                 else Stage2Generator(32, base_channels=4, upsampling=kind))
+        model.build_for()
+        return model
+    model = build()
+    for variable in model.variables:        # away from the initial values
+        variable.assign(variable + 0.1)
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    fresh = build()
+    tf.train.Checkpoint(model=fresh).restore(path).assert_consumed()
+    for saved, restored in zip(model.variables, fresh.variables):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy(), err_msg=saved.path)

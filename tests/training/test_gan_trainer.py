@@ -1,6 +1,6 @@
-"""train_gan end to end on real caption_shapes data: files, TensorBoard events read back, resume,
-non-finite steps skipped and counted, a fixed derived discriminator, and colours that follow
-the caption after a short run."""
+"""train_gan end to end on real caption_shapes data: files, TensorBoard events read back, resume
+(with every trained weight restored), non-finite steps skipped and counted, a fixed derived
+discriminator, conditioning on the trained sentence encoder."""
 
 import json
 import os
@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from caption_aug import config_schema
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.models.stage2gan import architecture_from_json
+from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
 
 SIZE = 16          # the smallest GAN size (two cells): keeps tracing short
@@ -23,7 +24,8 @@ def _config(**gan):
     config.data.caption_shapes.update(dict(train_size=200, validation_size=20, test_size=60,
                                            resolution=32))
     config.pipeline.gan_image_size = SIZE
-    config.gan.update({**dict(generator_channels=4, discriminator_channels=4, batch_size=8,
+    config.gan.update({**dict(conditioning="trainable", generator_channels=4,
+                              discriminator_channels=4, batch_size=8,
                               generator_steps=2, iterations=4, summary_every=2,
                               checkpoint_every=2, sample_captions=3, samples_per_caption=2),
                        **gan})
@@ -143,6 +145,49 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
                for b, v in zip(before, models.discriminator.trainable_variables))
 
 
+@pytest.mark.slow
+def test_resumed_run_restores_the_trained_generator(first_run, workdir, prepared):
+    config = _config()
+    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0)
+    path = tf.train.latest_checkpoint(os.path.join(workdir, "gan", "checkpoints"))
+    trainer.checkpoint().restore(path).assert_existing_objects_matched()
+    fresh = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    saved = dict(tf.train.list_variables(path))
+    assert len([n for n in saved if n.startswith("generator/") and "OPTIMIZER" not in n]) == len(
+        models.generator.variables)
+    assert any(not np.array_equal(a.numpy(), b.numpy())
+               for a, b in zip(models.generator.trainable_variables,
+                               fresh.generator.trainable_variables))
+
+
+@pytest.mark.slow
+def test_train_gan_conditioned_on_the_trained_sentence_encoder(tmp_path):
+    workdir = str(tmp_path)
+    config = _config(conditioning="encoder", iterations=2)
+    with pytest.raises(FileNotFoundError, match="run --mode=train_encoder"):
+        gan_trainer.run_mode(config, workdir)
+    config.encoder.update(dict(embedding_dim=32, token_embedding_dim=8, rnn_units=8, epochs=1,
+                               steps_per_epoch=2))
+    encoder_trainer.run_mode(config, workdir)
+    metrics = gan_trainer.run_mode(config, workdir)
+    assert metrics["conditional_accuracy"]["iterations"] == 2
+    saved = [name for name, _ in tf.train.list_variables(
+        tf.train.latest_checkpoint(os.path.join(workdir, "gan", "checkpoints")))]
+    assert not any(name.startswith(("conditioning", "encoder")) for name in saved)
+    prepared = prepare_lib.prepare(config, workdir)
+    conditioning = gan_trainer.load_conditioning(config, workdir,
+                                                 prepared.tokenizer.vocabulary_size)
+    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0,
+                                      conditioning=conditioning)
+    assert models.generator.embedding_dim == 32
+    batch = _batch(prepared, config)
+    np.testing.assert_allclose(
+        models.text_embedding(batch["token_ids"], batch["padding_mask"]).numpy(),
+        conditioning.encoder.embed_text(batch["token_ids"], batch["padding_mask"]).numpy()
+        * np.sqrt(32), rtol=1e-5, atol=1e-6)
+
+
 def test_missing_derived_architecture_is_named():
     with pytest.raises(FileNotFoundError, match="gan.derived_architecture"):
         gan_trainer.load_architecture("/nonexistent/architecture.json")
@@ -157,3 +202,8 @@ def test_bad_gan_config_value_names_the_key():
     config.pipeline.gan_image_size = 48
     with pytest.raises(ValueError, match="pipeline.gan_image_size"):
         config_schema.validate(config)
+    for key, value in (("conditioning", "glove"), ("generator_upsampling", "bicubic")):
+        config = config_schema.base_config()
+        config.gan[key] = value
+        with pytest.raises(ValueError, match=f"gan.{key}"):
+            config_schema.validate(config)

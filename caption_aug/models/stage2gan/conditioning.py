@@ -1,8 +1,12 @@
-"""A trainable caption embedding that conditions the GAN until the sentence encoder (issue 4) lands.
+"""The caption embeddings that condition the GAN; both offer `embed(tokens, padding_mask) -> [B, D]`.
 
-Mean-pooled token embeddings of the shared tokenizer's ids, projected to 1024: the same
-`embed(token_ids, padding_mask) -> [B, 1024]` interface the sentence encoder offers, so either
-can condition the generator and discriminator.
+`tokens` are int ids [B, T] or float one-hots [B, T, V] (relaxed captions in stage 4, which
+differentiates through the embedding into the one-hots); `embed` runs inside a tf.function.
+
+- `EncoderConditioning` (`gan.conditioning = "encoder"`, the issue's design): the frozen trained
+  sentence encoder's text embedding, as Reed et al. condition on a pretrained text encoder.
+- `CaptionConditioning` (`"trainable"`): a stand-in trained only by the discriminator's loss,
+  for runs without a trained encoder.
 """
 
 import keras
@@ -10,11 +14,13 @@ import numpy as np
 from keras import layers
 from keras import ops
 
+from caption_aug.models import sentence_encoder
+
 EMBEDDING_DIM = 1024
 
 
 class CaptionConditioning(keras.Model):
-    """{"token_ids": int [B, T], "padding_mask": bool [B, T]} -> [B, embedding_dim]."""
+    """Mean-pooled token vectors of the shared tokenizer, projected to `embedding_dim`."""
 
     def __init__(self, vocabulary_size: int, token_dim: int = 64,
                  embedding_dim: int = EMBEDDING_DIM, **kwargs):
@@ -22,18 +28,19 @@ class CaptionConditioning(keras.Model):
         self.vocabulary_size = vocabulary_size
         self.token_dim = token_dim
         self.embedding_dim = embedding_dim
-        self.token_embedding = layers.Embedding(vocabulary_size, token_dim, name="token_embedding")
+        self.token_embedding = sentence_encoder.TokenEmbedding(vocabulary_size, token_dim,
+                                                               name="token_embedding")
         self.project = layers.Dense(embedding_dim, name="project")
 
     def call(self, inputs):
-        vectors = self.token_embedding(inputs["token_ids"])
+        vectors = self.token_embedding(inputs["tokens"])
         mask = ops.cast(inputs["padding_mask"], vectors.dtype)[..., None]
         pooled = ops.sum(vectors * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
         return self.project(pooled)
 
-    def embed(self, token_ids, padding_mask):
-        """The caption embedding [B, embedding_dim]."""
-        return self({"token_ids": token_ids, "padding_mask": padding_mask})
+    def embed(self, tokens, padding_mask):
+        """The caption embedding [B, embedding_dim] of ids [B, T] or one-hots [B, T, V]."""
+        return self({"tokens": tokens, "padding_mask": padding_mask})
 
     def build_for(self, length: int = 4) -> None:
         """Creates every variable with one dummy call."""
@@ -42,3 +49,24 @@ class CaptionConditioning(keras.Model):
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "token_dim": self.token_dim, "embedding_dim": self.embedding_dim}
+
+
+class EncoderConditioning:
+    """The frozen sentence encoder's unit-norm text embedding, times sqrt(D): its components then
+    have unit scale like the noise beside them (a unit 1024-d vector has components of ~0.03).
+
+    Not a keras.Model: it holds no weights of its own, and its encoder stays out of the GAN's
+    checkpoint and optimisers (`trainable_variables` is empty).
+    """
+
+    def __init__(self, encoder: sentence_encoder.SentenceEncoder):
+        self.encoder = encoder
+        self.encoder.trainable = False
+        self.embedding_dim = encoder.embedding_dim
+        self.scale = float(np.sqrt(self.embedding_dim))
+        self.trainable_variables = []
+
+    def embed(self, tokens, padding_mask):
+        """The caption embedding [B, embedding_dim] of ids [B, T] or one-hots [B, T, V]."""
+        return self.encoder.embed_text(tokens, padding_mask) * self.scale
+

@@ -9,6 +9,8 @@ Keras has no DARTS ops, hence these small layers. Every op maps [B, H, W, C] to
 from keras import layers
 from keras import ops
 
+from caption_aug.models.stage2gan import tracking
+
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
        "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 ZERO_OP = "none"
@@ -128,8 +130,8 @@ class MixedOp(layers.Layer):
     def __init__(self, channels: int, stride: int, op_names=OPS, **kwargs):
         super().__init__(**kwargs)
         self.op_names = tuple(op_names)
-        self.candidates = [make_op(name, channels, stride, layer_name=name)
-                           for name in self.op_names]
+        self.candidates = tracking.checkpointed(self, "candidate", [
+            make_op(name, channels, stride, layer_name=name) for name in self.op_names])
 
     def call(self, x, mixing_weights=None, training=False):
         if len(self.candidates) == 1 and mixing_weights is None:

@@ -1,6 +1,8 @@
 """The Stage2GAN discriminator: a DARTS supernet of downsampling cells, or one derived from it.
 
-Each cell halves the resolution (64 -> 32 -> 16 -> 8 -> 4): a 1x1 conv sets its channels, a
+A 3x3 stem conv at full resolution (as DARTS networks start; it lets D see pixel-level
+artifacts such as the checkerboards of transposed convs, to which strided ops are blind) feeds
+cells that each halve the resolution (64 -> 32 -> 16 -> 8 -> 4): a 1x1 conv sets its channels, a
 strided mixed-op edge downsamples (node 1), an unstrided mixed-op edge refines (node 2), and the
 cell outputs node 1 + node 2. At 4x4 the caption embedding, projected to 128 (linear, batch norm,
 leaky ReLU, as Reed et al. 2016), is replicated and depth-concatenated, then a 1x1 conv and a 4x4
@@ -21,6 +23,7 @@ from keras import layers
 from keras import ops
 
 from caption_aug.models.stage2gan import darts_ops
+from caption_aug.models.stage2gan import tracking
 
 TEXT_DIM = 128
 EDGES_PER_CELL = 2   # edge 0 downsamples (stride 2), edge 1 keeps the resolution
@@ -66,14 +69,17 @@ class Stage2Discriminator(keras.Model):
                 raise ValueError(f"architecture needs {len(strides)} op names from "
                                  f"{darts_ops.OPS}; got {list(self.architecture)}")
         self.channels = [base_channels * 2**k for k in range(num_cells(image_size))]
-        self.preprocess = [layers.Conv2D(c, 1, use_bias=False, name=f"cell{k}_pre")
-                           for k, c in enumerate(self.channels)]
-        self.edges = []
+        self.stem = layers.Conv2D(base_channels, 3, padding="same", name="stem")
+        self.preprocess = tracking.checkpointed(self, "preprocess", [
+            layers.Conv2D(c, 1, use_bias=False, name=f"cell{k}_pre")
+            for k, c in enumerate(self.channels)])
+        edges = []
         for e, stride in enumerate(strides):
             cell = e // EDGES_PER_CELL
             op_names = darts_ops.OPS if self.architecture is None else (self.architecture[e],)
-            self.edges.append(darts_ops.MixedOp(self.channels[cell], stride, op_names,
-                                                name=f"cell{cell}_edge{e % EDGES_PER_CELL}"))
+            edges.append(darts_ops.MixedOp(self.channels[cell], stride, op_names,
+                                           name=f"cell{cell}_edge{e % EDGES_PER_CELL}"))
+        self.edges = tracking.checkpointed(self, "edge", edges)
         self.text_projection = layers.Dense(TEXT_DIM, name="text_projection")
         self.text_norm = layers.BatchNormalization(name="text_norm")
         self.joint_conv = layers.Conv2D(self.channels[-1], 1, use_bias=False, name="joint_conv")
@@ -101,9 +107,9 @@ class Stage2Discriminator(keras.Model):
         if self.is_supernet:
             b = self.arch_weights if arch_weights is None else arch_weights
             mixing = ops.softmax(ops.convert_to_tensor(b), axis=-1)
-        x = inputs["image"]
+        x = self.stem(inputs["image"])
         for cell, pre in enumerate(self.preprocess):
-            x = pre(x if cell == 0 else ops.leaky_relu(x, darts_ops.LEAK))
+            x = pre(ops.leaky_relu(x, darts_ops.LEAK))
             nodes = []
             for k in range(EDGES_PER_CELL):
                 e = cell * EDGES_PER_CELL + k
@@ -136,7 +142,7 @@ class Stage2Discriminator(keras.Model):
         shared layers), so that it equals the supernet with a one-hot B."""
         if self.is_supernet or not supernet.is_supernet:
             raise ValueError("copy_weights_from copies from a supernet into a derived discriminator")
-        shared = ["preprocess", "text_projection", "text_norm", "joint_conv", "joint_norm",
+        shared = ["stem", "preprocess", "text_projection", "text_norm", "joint_conv", "joint_norm",
                   "logit_conv"]
         for name in shared:
             mine, theirs = getattr(self, name), getattr(supernet, name)

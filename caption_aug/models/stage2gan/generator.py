@@ -12,9 +12,11 @@ from keras import layers
 from keras import ops
 
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
+from caption_aug.models.stage2gan import tracking
 
 TEXT_DIM = 128
 NOISE_DIM = 100
+UPSAMPLINGS = ("transposed", "resize")
 
 
 def _dcgan_init():
@@ -29,11 +31,17 @@ class Stage2Generator(keras.Model):
     Args:
       image_size: output side (32 or 64, any 4 * 2**k).
       base_channels: channels of the last hidden feature map; each earlier one doubles them.
+      upsampling: "transposed" (stride-2 4x4 transposed convs, DCGAN's) or "resize" (nearest
+        2x upsampling then a 3x3 conv: no checkerboard artifacts, Odena et al. 2016).
     """
 
     def __init__(self, image_size: int = 64, base_channels: int = 32, embedding_dim: int = 1024,
-                 noise_dim: int = NOISE_DIM, **kwargs):
+                 noise_dim: int = NOISE_DIM, upsampling: str = "transposed", **kwargs):
         super().__init__(**kwargs)
+        if upsampling not in UPSAMPLINGS:
+            raise ValueError(f"config key gan.generator_upsampling={upsampling!r} is invalid: "
+                             f"expected one of {UPSAMPLINGS}")
+        self.upsampling = upsampling
         self.image_size = image_size
         self.base_channels = base_channels
         self.embedding_dim = embedding_dim
@@ -46,15 +54,22 @@ class Stage2Generator(keras.Model):
         self.project = layers.Dense(4 * 4 * self.top_channels, use_bias=False,
                                     kernel_initializer=_dcgan_init(), name="project")
         self.project_norm = layers.BatchNormalization(name="project_norm")
-        self.upsample = []
-        for k in range(upsamplings - 1):
-            channels = self.top_channels // 2**(k + 1)
-            self.upsample.append((
-                layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                       kernel_initializer=_dcgan_init(), name=f"up{k}"),
-                layers.BatchNormalization(name=f"up{k}_norm")))
-        self.to_image = layers.Conv2DTranspose(3, 4, strides=2, padding="same",
-                                               kernel_initializer=_dcgan_init(), name="to_image")
+        channels = [self.top_channels // 2**(k + 1) for k in range(upsamplings - 1)]
+        self.upsample_convs = tracking.checkpointed(self, "upsample_conv", [
+            self._upsampling_conv(c, f"up{k}", use_bias=False) for k, c in enumerate(channels)])
+        self.upsample_norms = tracking.checkpointed(self, "upsample_norm", [
+            layers.BatchNormalization(name=f"up{k}_norm") for k in range(len(channels))])
+        self.to_image = self._upsampling_conv(3, "to_image", use_bias=True)
+
+    def _upsampling_conv(self, channels: int, name: str, use_bias: bool) -> layers.Layer:
+        """A layer doubling the resolution, of the configured kind."""
+        if self.upsampling == "transposed":
+            return layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
+                                          use_bias=use_bias, kernel_initializer=_dcgan_init(),
+                                          name=name)
+        return keras.Sequential([layers.UpSampling2D(2, interpolation="nearest"),
+                                 layers.Conv2D(channels, 3, padding="same", use_bias=use_bias,
+                                               kernel_initializer=_dcgan_init())], name=name)
 
     def call(self, inputs, training=False):
         text = self.text_projection(inputs["text_embedding"])
@@ -62,7 +77,7 @@ class Stage2Generator(keras.Model):
         x = self.project(ops.concatenate([text, inputs["noise"]], axis=-1))
         x = ops.relu(self.project_norm(x, training=training))
         x = ops.reshape(x, [-1, 4, 4, self.top_channels])
-        for conv, norm in self.upsample:
+        for conv, norm in zip(self.upsample_convs, self.upsample_norms):
             x = ops.relu(norm(conv(x), training=training))
         return ops.tanh(self.to_image(x))
 
@@ -74,4 +89,4 @@ class Stage2Generator(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size,
                 "base_channels": self.base_channels, "embedding_dim": self.embedding_dim,
-                "noise_dim": self.noise_dim}
+                "noise_dim": self.noise_dim, "upsampling": self.upsampling}
