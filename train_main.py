@@ -1,6 +1,6 @@
 """caption_aug entry point: wires flags, config and workdir to one mode; the work lives in the package.
 
-  python train_main.py --workdir=runs/shapes                       # the embedded default
+  python train_main.py --workdir=runs/shapes                       # the whole embedded default run
   python train_main.py --config=configs/coco_sample.py --workdir=runs/coco --mode=data
   python train_main.py --workdir=runs/shapes --config.tokenizer.vocab_size=2000
 """
@@ -28,6 +28,13 @@ MODES = {
     "train_lm": "caption_aug.training.lm_trainer",
     "train_encoder": "caption_aug.training.encoder_trainer",
     "train_gan": "caption_aug.training.gan_trainer",  # stage 2 (Stage2GAN)
+    # --- stage 4 and the whole schedule ---
+    "all": "caption_aug.training.run_all",
+    "joint": "caption_aug.training.joint_trainer",
+    "synthesize": "caption_aug.training.synthesize",
+    "dry_run": "caption_aug.training.dry_run",
+    "check_hypergradient": "caption_aug.training.hypergradient_check",
+    # --- end stage 4 ---
 }
 
 
@@ -46,7 +53,11 @@ except (AttributeError, KeyError) as e:
     sys.exit(f"error: unknown config key: {_one_line(e)}")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for everything the run makes; rerunning "
                                "with the same workdir resumes.", required=True)
-_MODE = flags.DEFINE_enum("mode", "data", list(MODES), "What to run. data: build the dataset and "
+_MODE = flags.DEFINE_enum("mode", "all", list(MODES), "What to run. all (default): the whole "
+                          "schedule (data, warm-up of encoder, LM, GAN and captioner, the joint "
+                          "phase, test evaluation before and after it, export, metrics.json and "
+                          "report.md); rerunning resumes. joint: only the joint phase (stage 4) "
+                          "over stages already trained in the workdir. data: build the dataset and "
                           "the shared tokenizer into the workdir and print a summary. "
                           "train_lm: train the weighted GPT-2 caption LM (stage 1), evaluate it "
                           "and write example captions. "
@@ -56,7 +67,12 @@ _MODE = flags.DEFINE_enum("mode", "data", list(MODES), "What to run. data: build
                           "train_encoder: train the sentence encoder "
                           "(joint image/text embedding) and report retrieval recall. "
                           "train_gan: train the Stage2GAN (DARTS supernet discriminator, B fixed; "
-                          "resumes), write derive() and its conditional attribute accuracy.")
+                          "resumes), write derive() and its conditional attribute accuracy. "
+                          "synthesize: write synthetic image/caption pairs (PNG + COCO JSON) to "
+                          "WORKDIR/synthetic. check_hypergradient: finite-difference vs exact "
+                          "hypergradients on the config's models with random weights (one JSON "
+                          "line). dry_run: every model of the config with random weights, joint "
+                          "iterations on random tensors (no data, no pretrained weights).")
 
 
 def load_config():
@@ -77,15 +93,21 @@ class _QuietLibraries(std_logging.Filter):
         return record.levelno >= std_logging.WARNING or "tensorflow_datasets" not in record.pathname
 
 
+# Modes that need an environment variable set before TensorFlow loads (see each module).
+_MODE_ENVIRONMENT = {"check_hypergradient": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.get_absl_handler().addFilter(_QuietLibraries())
+    for name, value in _MODE_ENVIRONMENT.get(_MODE.value, {}).items():
+        os.environ.setdefault(name, value)
     from caption_aug import config_schema
     workdir = _WORKDIR.value
     try:
         config = load_config()
-        config_schema.validate(config)
+        config_schema.validate(config, check_data_paths=_MODE.value != "dry_run")
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json(indent=2))

@@ -12,6 +12,7 @@ SOURCES = ("caption_shapes", "coco", "karpathy", "flickr8k", "tfds_coco_captions
 NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -48,8 +49,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.pipeline.bucket_boundaries = (12, 16, 20, 24, 28)
     config.pipeline.captioner_image_size = 64
     config.pipeline.captioner_normalization = "imagenet"
-    config.pipeline.gan_image_size = 64
-    config.pipeline.encoder_image_size = 64
+    config.pipeline.gan_image_size = 32          # CPU default; the paper's 64 in configs/paper.py
+    config.pipeline.encoder_image_size = 32
 
     # --- captioner (stage 3, Show-Attend-Tell) ---
     config.captioner = ml_collections.ConfigDict(dict(
@@ -64,7 +65,7 @@ def base_config() -> ml_collections.ConfigDict:
         encoder_lr=4e-4, decoder_lr=4e-4,    # paper: 1e-4 (pretrained ResNet) and 4e-4
         grad_clip_value=5.0,                 # clip each gradient element to +-5 (paper)
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
-        epochs=5,
+        epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         early_stopping_patience=20,          # epochs without validation BLEU-4 gain (paper: 20)
         lr_decay_patience=8,                 # lr *= lr_decay_factor after this many (paper: 8)
@@ -84,7 +85,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.lm = ml_collections.ConfigDict(dict(
         preset="",                           # "": from scratch; else a keras-hub preset name,
                                              # "hf://..." handle or local folder (GPT-2 family)
-        num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024,  # from-scratch size
+        num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=512,  # from-scratch size
         dropout=0.1,
         max_sequence_length=64,              # position embeddings (>= data.max_caption_tokens)
         text_only_source="",                 # a COCO captions JSON: train the LM on its captions
@@ -93,7 +94,7 @@ def base_config() -> ml_collections.ConfigDict:
         learning_rate=5e-4,
         weight_decay=0.01,
         gradient_clip_norm=1.0,
-        epochs=5,
+        epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         log_every_steps=100,
         straight_through_temperature=1.0,    # tau of the relaxed one-hots (stage 4)
@@ -109,13 +110,13 @@ def base_config() -> ml_collections.ConfigDict:
         embedding_dim=1024,                  # the text vector that conditions the GAN
         token_embedding_dim=128,
         rnn="gru",                           # gru | lstm (bidirectional)
-        rnn_units=256,
+        rnn_units=128,
         image_backbone="small_cnn",          # small_cnn | MobileNetV2 | ResNet50 | EfficientNetB0
         image_weights="",                    # "" (random), "imagenet", or a local weights file
         image_normalization="imagenet",
         temperature=0.1,                     # softmax temperature of the contrastive loss
         learning_rate=1e-3,
-        epochs=10,
+        epochs=1,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         log_every_steps=100))
     # --- end caption LM and sentence encoder ---
@@ -141,8 +142,8 @@ def base_config() -> ml_collections.ConfigDict:
         conditioning_lr=1e-4,                # the caption embedding, trained by D's loss
         beta1=0.5, beta2=0.999,
         generator_steps=5,                   # generator updates per discriminator update
-        iterations=20,                       # each one D update + generator_steps G updates;
-                                             # CPU-sized (~10 s each at 64x64): raise on a GPU
+        iterations=40,                       # each one D update + generator_steps G updates;
+                                             # CPU-sized (~1 s each at 32x32): raise on a GPU
         interpolation=False,                 # GAN-INT: also condition G on mixed embeddings
         interpolation_beta=0.5,
         summary_every=10, checkpoint_every=10,
@@ -152,12 +153,33 @@ def base_config() -> ml_collections.ConfigDict:
         steps=400, batch_size=64, learning_rate=2e-3, channels=16))
     # --- end Stage2GAN ---
 
+    # --- stage 4: the joint phase and its hypergradients ---
+    config.joint = ml_collections.ConfigDict(dict(
+        iterations=20,                       # joint iterations after the stages' warm-up
+        synthetic_weight=0.5,                # lambda: weight of the synthetic captioner loss
+        synthetic_batch_size=16,             # synthetic pairs drawn per iteration
+        hypergradient="finite_difference",   # finite_difference | exact (nested tapes, small
+                                             # models) | first_order (v at W, no virtual step)
+        hypergradient_every=1,               # A/B update every k iterations
+        epsilon_scale=0.01,                  # eps = epsilon_scale / ||v|| (and the inner ones)
+        update_caption_weights=True,         # A (ablation: False freezes it)
+        update_architecture=True,            # B (ablation: False freezes it)
+        caption_weights_lr=1e-2,             # Adam on A (scale-free: only the direction counts)
+        architecture_lr=3e-4,                # Adam on B, DARTS' settings
+        architecture_weight_decay=1e-3,
+        jit_compile=False,                   # XLA for the joint step
+        log_every=5, checkpoint_every=5))
+    config.synthesize = ml_collections.ConfigDict(dict(
+        num_pairs=100))                      # --mode=synthesize: pairs written to WORKDIR/synthetic
+    # --- end stage 4 ---
+
     config.lock()
     return config
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-    """Raises ValueError naming the first key whose value cannot work."""
+def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -> None:
+    """Raises ValueError naming the first key whose value cannot work; `check_data_paths=False`
+    (for `--mode=dry_run`) accepts dataset paths that do not exist here."""
     data = config.data
     _require(data.source in SOURCES, "data.source", data.source, f"one of {SOURCES}")
     _require(data.max_caption_words > 0, "data.max_caption_words", data.max_caption_words, "> 0")
@@ -260,7 +282,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
         _require(config.attribute_classifier[key] > 0, f"attribute_classifier.{key}",
                  config.attribute_classifier[key], "> 0")
     # --- end Stage2GAN ---
-    if data.source in ("coco", "karpathy", "flickr8k"):
+    # --- stage 4 ---
+    joint = config.joint
+    _require(joint.hypergradient in HYPERGRADIENT_METHODS, "joint.hypergradient",
+             joint.hypergradient, f"one of {HYPERGRADIENT_METHODS}")
+    for key in ("iterations", "synthetic_batch_size", "hypergradient_every", "epsilon_scale",
+                "caption_weights_lr", "architecture_lr", "log_every", "checkpoint_every"):
+        _require(joint[key] > 0, f"joint.{key}", joint[key], "> 0")
+    _require(config.synthesize.num_pairs > 0, "synthesize.num_pairs", config.synthesize.num_pairs,
+             "> 0")
+    _require(joint.synthetic_weight >= 0, "joint.synthetic_weight", joint.synthetic_weight, ">= 0")
+    _require(joint.architecture_weight_decay >= 0, "joint.architecture_weight_decay",
+             joint.architecture_weight_decay, ">= 0")
+    # --- end stage 4 ---
+    if check_data_paths and data.source in ("coco", "karpathy", "flickr8k"):
         paths = data[data.source]
         for key, path in paths.items():
             if key.endswith("_list") and not path:

@@ -30,7 +30,12 @@ def decode_and_resize(image: tf.Tensor, is_path: bool, size: int) -> tf.Tensor:
 
 def normalize_images(images: tf.Tensor, mode: str) -> tf.Tensor:
     """uint8 images -> float32: "imagenet" (mean/std, for CNN encoders), "unit" [0, 1], "tanh" [-1, 1] (GAN)."""
-    x = tf.cast(images, tf.float32) / 255.0
+    return normalize_unit_images(tf.cast(images, tf.float32) / 255.0, mode)
+
+
+def normalize_unit_images(x: tf.Tensor, mode: str) -> tf.Tensor:
+    """Float images in [0, 1] -> the `normalize_images` modes; differentiable, so stage 4 can
+    feed generated images to the captioner."""
     if mode == "imagenet":
         return (x - _IMAGENET_MEAN) / _IMAGENET_STD
     if mode == "tanh":

@@ -84,8 +84,24 @@ def _to_split(name: str, examples: List[example_lib.Example]) -> corpus.Split:
         metadata=[ex.metadata for ex in examples] if has_metadata else None)
 
 
+_LAST_PREPARED: Dict[str, PreparedData] = {}
+
+
 def prepare(config, workdir: str) -> PreparedData:
-    """Reads, validates and tokenises the configured dataset; reuses the workdir's tokenizer."""
+    """Reads, validates and tokenises the configured dataset; reuses the workdir's tokenizer.
+
+    The result is kept for the process's next call with the same workdir and data settings, so
+    `--mode=all` prepares once for all its stages (callers must not modify it).
+    """
+    key = json.dumps([os.path.abspath(workdir), config.seed, config.data.to_dict(),
+                      config.tokenizer.to_dict()], sort_keys=True, default=str)
+    if key not in _LAST_PREPARED:
+        _LAST_PREPARED.clear()
+        _LAST_PREPARED[key] = _prepare(config, workdir)
+    return _LAST_PREPARED[key]
+
+
+def _prepare(config, workdir: str) -> PreparedData:
     skips = {split: example_lib.SkipCounter() for split in SPLITS}
     parse_skips = example_lib.SkipCounter()
     logging.info("reading %s", config.data.source)

@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -135,9 +135,11 @@ def load_trained_captioner(config, workdir: str, vocabulary_size: int):
     return model
 
 
-def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, model) -> dict:
-    """Scores test captions at every configured beam size and writes the results files and figure."""
-    out_dir = os.path.join(workdir, STAGE)
+def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, model,
+                  out_dir: Optional[str] = None) -> dict:
+    """Scores test captions at every configured beam size and writes the results files and figure
+    to `out_dir` (default WORKDIR/captioner)."""
+    out_dir = out_dir or os.path.join(workdir, STAGE)
     os.makedirs(out_dir, exist_ok=True)
     split = prepared.splits["test"]
     if not split.num_images:

@@ -1,0 +1,130 @@
+"""WORKDIR/report.md: the `--mode=all` metrics of every stage as tables, with the run's figures.
+
+Written from metrics.json alone (plus the figure files the stages leave in the workdir), so it can
+be regenerated at any time; a phase that has not run is reported as missing, not guessed.
+"""
+
+import glob
+import os
+
+_MISSING = "_not run_"
+
+
+def _table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _f(value, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else str(value)
+
+
+def _figure(workdir: str, pattern: str, caption: str) -> str:
+    """A markdown image of the newest file matching `pattern` under the workdir, if any."""
+    found = sorted(glob.glob(os.path.join(workdir, pattern)))
+    return f"![{caption}]({os.path.relpath(found[-1], workdir)})\n" if found else ""
+
+
+def _data(m: dict) -> str:
+    rows = [[split, v["images"], v["captions"], v["skipped_total"]]
+            for split, v in m["splits"].items()]
+    return (f"Source `{m['source']}`, tokenizer {m['tokenizer']} (vocabulary "
+            f"{m['vocabulary_size']}).\n\n"
+            + _table(["split", "images", "captions", "skipped"], rows))
+
+
+def _encoder(m: dict) -> str:
+    rows = [[f"{d.replace('_', ' ')} R@{k}", _f(m.get(f"{d}_r{k}")),
+             _f(m.get(f"chance_{d}_r{k}"))]
+            for d in ("image_to_text", "text_to_image") for k in (1, 5)]
+    return _table(["validation retrieval", "recall", "chance"], rows)
+
+
+def _lm(m: dict) -> str:
+    keys = ["validation_perplexity", "distinct_1", "distinct_2", "novelty", "self_bleu_4",
+            "valid_scene_fraction", "generation_captions_per_second"]
+    rows = [[k, _f(m[k])] for k in keys if k in m]
+    examples = m.get("examples", [])[:6]
+    text = _table(["caption LM", "value"], rows)
+    if examples:
+        text += "\n\n" + _table(["prompt", "generated", "real"],
+                                [[e["prompt"], e["generated"], e["real"]] for e in examples])
+    return text
+
+
+def _gan(m: dict, workdir: str) -> str:
+    accuracy = m.get("conditional_accuracy")
+    text = ""
+    if accuracy:
+        rows = [[name, _f(v["accuracy"]), _f(v["chance"]),
+                 _f(accuracy.get("classifier_real_accuracy", {}).get(name, ""))]
+                for name, v in accuracy.items() if isinstance(v, dict) and "accuracy" in v]
+        text += _table(["attribute", "generated accuracy", "chance", "classifier on real"], rows)
+    else:
+        text += "conditional attribute accuracy not measured (no scene metadata)"
+    architecture = m.get("architecture", {}).get("architecture")
+    if architecture:
+        text += f"\n\nDerived discriminator architecture after warm-up: `{architecture}`"
+    return text + "\n\n" + _figure(workdir, "gan/samples/samples_*.png",
+                                   "real image, then generated images for its caption")
+
+
+def _captioner(before: dict, after: dict) -> str:
+    rows = []
+    for label, m in (("before joint", before), ("after joint", after)):
+        for beam, s in (m or {}).get("beam_sizes", {}).items():
+            row = [label, beam] + [_f(s.get(f"Bleu_{n}"), 4) for n in range(1, 5)]
+            row.append(_f(s["semantic"]["all_true"]) if "semantic" in s else "")
+            rows.append(row)
+    if not rows:
+        return _MISSING
+    return _table(["captioner", "beam", "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4",
+                   "captions all true"], rows)
+
+
+def _joint(m: dict, seconds: dict, workdir: str) -> str:
+    weights = m["caption_weights"]
+    text = _table(["caption weights a = sigmoid(A)", "value"],
+                  [[k, _f(weights[k], 4)] for k in ("mean", "std", "min", "max",
+                                                    "fraction_below_half")])
+    for end in ("highest", "lowest"):
+        text += f"\n\n{end.capitalize()} weighted training captions:\n\n" + _table(
+            ["a", "caption"], [[_f(r["weight"], 4), r["caption"]] for r in weights[end][:6]])
+    derived = m["architecture"]["derived"].get("architecture")
+    text += f"\n\nDerived discriminator architecture after the joint phase: `{derived}`"
+    timing = m.get("seconds_per_iteration_this_run", {})
+    if timing:
+        text += "\n\n" + _table(["joint iteration", "median seconds"],
+                                [[k.replace("_", " "), _f(v, 2)] for k, v in timing.items()])
+    text += f"\n\nSettings: `{m.get('settings')}`; {m['iterations']} iterations, " \
+            f"{_f(seconds.get('joint', 0.0), 0)} s.\n\n"
+    return (text + _figure(workdir, "joint/caption_weights.png", "distribution of a")
+            + _figure(workdir, "joint/arch_weights.png", "softmax(B), edges x ops"))
+
+
+def write_report(workdir: str, metrics: dict) -> str:
+    """Writes WORKDIR/report.md from `metrics` ({"phases": {...}, "seconds": {...}})."""
+    phases, seconds = metrics.get("phases", {}), metrics.get("seconds", {})
+    sections = [("Data", _data, "data"),
+                ("Sentence encoder", _encoder, "encoder"),
+                ("Caption LM (stage 1)", _lm, "lm"),
+                ("Stage2GAN (stage 2)", lambda m: _gan(m, workdir), "gan"),
+                ("Joint phase (stage 4)", lambda m: _joint(m, seconds, workdir), "joint")]
+    parts = ["# caption_aug run report", ""]
+    for title, render, key in sections:
+        parts += [f"## {title}", "", render(phases[key]) if key in phases else _MISSING, ""]
+    parts += ["## Captioner (stage 3), test split", "",
+              _captioner(phases.get("captioner_before_joint"),
+                         phases.get("captioner_after_joint")), "",
+              _figure(workdir, "evaluation/captioner_after_joint/attention_maps.png",
+                      "attention of the joint captioner"), ""]
+    parts += ["## Time per phase", "",
+              _table(["phase", "seconds"], [[k, _f(v, 1)] for k, v in seconds.items()]), ""]
+    if "export" in phases:
+        parts += [f"Exported captioner: `{phases['export']['path']}` (beam "
+                  f"{phases['export']['beam_size']}).", ""]
+    path = os.path.join(workdir, "report.md")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+    return path

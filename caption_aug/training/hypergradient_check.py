@@ -1,0 +1,97 @@
+"""`--mode=check_hypergradient`: the A and B hypergradients of one joint iteration, by finite
+differences and exactly (nested tapes), on the config's four models with random weights and
+random batches (`random_models`); prints one JSON line with their agreement. Use a tiny config
+(`configs/hypergrad_check.py`, seconds on CPU) with dropout off, so both see the same function.
+
+Two things stand between TensorFlow's nested tapes and an exact answer on these models, and the
+check removes both while it runs (seen here, TF 2.21 on CPU):
+- Keras's TensorFlow BatchNormalization takes batch moments with `tf.nn.moments`, whose variance
+  stops the gradient through the mean: first derivatives are right, second derivatives are not
+  (the generator, discriminator and captioner all normalise in training mode). The check swaps in
+  plain moments (`second_order_moments`).
+- oneDNN's CPU kernels fail on the second derivative of the discriminator's convolutions:
+  `train_main.py` turns them off (TF_ENABLE_ONEDNN_OPTS=0) for this mode before TensorFlow loads.
+The models are float64, so finite differences can take the small epsilon the tiny models' strong
+curvature needs (`joint.epsilon_scale` of the check config).
+"""
+
+import contextlib
+import json
+import time
+
+import keras
+import tensorflow as tf
+
+from caption_aug.training import hypergradient
+from caption_aug.training import joint_problem
+from caption_aug.training import joint_step as joint_step_lib
+from caption_aug.training import random_models
+
+
+def agreement(approximate: tf.Tensor, exact: tf.Tensor) -> dict:
+    """Cosine similarity and relative norm error ||approximate - exact|| / ||exact||."""
+    a, e = tf.reshape(approximate, [-1]), tf.reshape(exact, [-1])
+    norm = tf.norm(e)
+    return {"cosine": float(tf.reduce_sum(a * e) / tf.maximum(tf.norm(a) * norm, 1e-30)),
+            "relative_error": float(tf.norm(a - e) / tf.maximum(norm, 1e-30)),
+            "exact_norm": float(norm)}
+
+
+@contextlib.contextmanager
+def second_order_moments():
+    """Keras BatchNormalization with batch moments that are right to the second derivative."""
+    from keras.src.backend.tensorflow import nn as keras_tf_nn  # the function Keras BN calls
+
+    def moments(x, axes, keepdims):
+        mean = tf.reduce_mean(x, axes, keepdims=True)
+        variance = tf.reduce_mean(tf.square(x - mean), axes, keepdims=True)
+        if not keepdims:
+            mean, variance = tf.squeeze(mean, axes), tf.squeeze(variance, axes)
+        return mean, variance
+
+    original = keras_tf_nn._compute_moments
+    keras_tf_nn._compute_moments = moments
+    try:
+        yield
+    finally:
+        keras_tf_nn._compute_moments = original
+
+
+def check(config) -> dict:
+    """Both methods on one random problem; the agreement of A's and B's hypergradients."""
+    config = random_models.offline_copy(config)
+    vocabulary_size = config.tokenizer.vocab_size
+    keras.config.set_dtype_policy("float64")  # finite differences need the precision
+    try:
+        models, weight_logits, gan = random_models.build(config, vocabulary_size)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan,
+                                    joint_step_lib.build_optimizers(config, models, weight_logits))
+    batches = random_models.batches(config, vocabulary_size, seed=config.seed)
+    gan_batch = dict(batches["gan"][0])
+    gan_batch["noise"] = tf.random.stateless_normal(
+        [config.gan.batch_size, config.gan.noise_dim], seed=[config.seed, 1])
+    problem = joint_problem.build_problem(models, {**batches, "gan": gan_batch}, step.settings)
+    args = (problem, joint_problem.model_state(models.captioner)[0],
+            joint_problem.model_state(models.lm)[0], joint_problem.model_state(models.generator)[0],
+            tf.convert_to_tensor(weight_logits), tf.convert_to_tensor(models.discriminator.arch_weights),
+            step.rates)
+    started = time.time()
+    approximate = tf.function(lambda: hypergradient.finite_difference(
+        *args, epsilon_scale=config.joint.epsilon_scale))()
+    finite_seconds = time.time() - started
+    started = time.time()
+    exact = tf.function(lambda: hypergradient.exact(*args))()
+    exact_seconds = time.time() - started
+    return {"seed": config.seed, "a": agreement(approximate.a, exact.a),
+            "b": agreement(approximate.b, exact.b),
+            "seconds": {"finite_difference": round(finite_seconds, 2),
+                        "exact": round(exact_seconds, 2)}}
+
+
+def run_mode(config, workdir: str) -> dict:
+    with second_order_moments():
+        result = check(config)
+    print(json.dumps(result))
+    return result

@@ -1,0 +1,135 @@
+"""The four models of one joint iteration as pure loss closures for `hypergradient`.
+
+Each closure takes the weights it is differentiated in as explicit lists of tensors and runs its
+models through Keras 3's `stateless_call` with the non-trainable state captured when the problem
+was built, so perturbed probes never touch a model and every +/- probe sees the same batch-norm
+statistics and dropout masks. The synthetic pair path is DESIGN.md section 2's relaxation:
+sampled caption -> straight-through one-hots from the LM (G) -> GAN text embedding -> generator (E)
+-> image, with the one-hots also serving as the captioner's soft targets.
+"""
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+from caption_aug.data import pipelines
+from caption_aug.models import caption_lm
+from caption_aug.models.captioner import loss as captioner_loss
+from caption_aug.models.stage2gan import losses as gan_losses
+from caption_aug.training import hypergradient
+
+
+@dataclasses.dataclass
+class JointModels:
+    """The models stage 4 differentiates through; `embed_text(tokens, padding_mask)` is the GAN's
+    (frozen) caption embedding, taking int ids or one-hots."""
+    lm: object
+    embed_text: Callable
+    generator: object
+    discriminator: object
+    captioner: object
+
+
+@dataclasses.dataclass(frozen=True)
+class ProblemSettings:
+    captioner_normalization: str
+    captioner_image_size: int
+    alpha_c: float
+    straight_through_temperature: float
+
+
+def model_state(model) -> tuple:
+    """(trainable, non_trainable) variable values of `model`, for `stateless_call`."""
+    return ([v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables])
+
+
+def captioner_batch_loss(captioner, weights, non_trainable, image, tokens, padding_mask,
+                         settings: ProblemSettings, training: bool):
+    """Teacher-forced Show-Attend-Tell loss of one batch; `tokens` are ids or (soft) one-hots."""
+    inputs, targets, target_mask = captioner_loss.teacher_forcing(tokens, padding_mask)
+    out, _ = captioner.stateless_call(weights, non_trainable, {"image": image, "tokens": inputs},
+                                      training=training)
+    return captioner_loss.caption_loss(out["logits"], targets, target_mask, out["alphas"],
+                                       settings.alpha_c).total
+
+
+def to_captioner_images(generated, settings: ProblemSettings):
+    """Generator output in [-1, 1] -> the captioner's input size and normalisation (differentiably)."""
+    size = settings.captioner_image_size
+    if generated.shape[1] != size:
+        generated = tf.image.resize(generated, [size, size], method="bilinear")
+    generated = tf.cast(generated, caption_lm.loss_dtype(generated.dtype))
+    return pipelines.normalize_unit_images((generated + 1.0) * 0.5,
+                                           settings.captioner_normalization)
+
+
+def synthetic_pairs(models: JointModels, lm_weights, lm_non_trainable, generator_weights,
+                    generator_non_trainable, synthetic: dict, settings: ProblemSettings):
+    """(images for the captioner, straight-through caption one-hots) of sampled captions.
+
+    `synthetic` holds the LM's sampled `token_ids` [S, T] (start, prompt, continuation, end,
+    padding), their `padding_mask`, the `generated_mask` of sampled positions and the `noise`.
+    The images come from the generator in inference mode, as `--mode=synthesize` draws them.
+    """
+    one_hots = caption_lm.straight_through_one_hots(
+        models.lm, synthetic["token_ids"], synthetic["padding_mask"], synthetic["generated_mask"],
+        settings.straight_through_temperature, training=False,
+        state=(lm_weights, lm_non_trainable))
+    embedding = models.embed_text(one_hots, synthetic["padding_mask"])
+    generated, _ = models.generator.stateless_call(
+        generator_weights, generator_non_trainable,
+        {"text_embedding": embedding, "noise": synthetic["noise"]}, training=False)
+    return to_captioner_images(generated, settings), one_hots
+
+
+def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
+                  ) -> hypergradient.Problem:
+    """Closures over this iteration's batches: "lm" (an `lm_dataset` batch), "gan" (a matching
+    batch: image, token_ids, padding_mask, noise), "real" and "validation" (captioner batches),
+    "synthetic" (see `synthetic_pairs`). Non-trainable state is read now and held fixed."""
+    lm_nt = model_state(models.lm)[1]
+    generator_nt = model_state(models.generator)[1]
+    discriminator_weights, discriminator_nt = model_state(models.discriminator)
+    captioner_nt = model_state(models.captioner)[1]
+    gan, real, validation = batches["gan"], batches["real"], batches["validation"]
+    gan_embedding = tf.stop_gradient(models.embed_text(gan["token_ids"], gan["padding_mask"]))
+
+    def lm_loss(lm_weights, weight_logits):
+        losses = caption_lm.batch_losses(models.lm, batches["lm"], training=True,
+                                         state=(lm_weights, lm_nt))
+        return caption_lm.weighted_lm_loss(losses, weight_logits, batches["lm"]["caption_index"])
+
+    def generator_loss(generator_weights, arch_weights):
+        fake, _ = models.generator.stateless_call(
+            generator_weights, generator_nt, {"text_embedding": gan_embedding,
+                                              "noise": gan["noise"]}, training=True)
+        # Real images ride along for the discriminator's batch statistics, as in GAN training.
+        logits, _ = models.discriminator.stateless_call(
+            discriminator_weights, discriminator_nt,
+            {"image": tf.concat([fake, gan["image"]], axis=0),
+             "text_embedding": tf.concat([gan_embedding, gan_embedding], axis=0)},
+            training=True, arch_weights=arch_weights)
+        return gan_losses.generator_loss(logits[:tf.shape(fake)[0]])
+
+    def real_loss(captioner_weights):
+        return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt,
+                                    real["image"], real["token_ids"], real["padding_mask"],
+                                    settings, training=True)
+
+    def synthetic_loss(captioner_weights, lm_weights, generator_weights):
+        images, one_hots = synthetic_pairs(models, lm_weights, lm_nt, generator_weights,
+                                           generator_nt, batches["synthetic"], settings)
+        return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt, images,
+                                    one_hots, batches["synthetic"]["padding_mask"], settings,
+                                    training=True)
+
+    def validation_loss(captioner_weights):
+        return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt,
+                                    validation["image"], validation["token_ids"],
+                                    validation["padding_mask"], settings, training=False)
+
+    return hypergradient.Problem(lm_loss=lm_loss, generator_loss=generator_loss,
+                                 real_loss=real_loss, synthetic_loss=synthetic_loss,
+                                 validation_loss=validation_loss)

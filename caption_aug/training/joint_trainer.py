@@ -1,0 +1,251 @@
+"""`--mode=joint`: stage 4, the joint phase that trains all four levels together from the warmed-up
+stages (WORKDIR/{encoder,lm,gan,captioner}) and learns the caption weights A and the
+discriminator architecture B by the captioner's validation hypergradient.
+
+The workdir gets `joint/checkpoints/` (every model, optimiser, A, B and the iteration: a rerun
+resumes), `joint/metrics.json` (A and B statistics, timings) and TensorBoard events under
+`tensorboard/joint/` (losses of every stage, hypergradient norms, the A histogram, the highest and
+lowest weighted captions, softmax(B)).
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import pipelines
+from caption_aug.data import prepare as prepare_lib
+from caption_aug.evaluation import captioner_eval
+from caption_aug.training import checkpoints
+from caption_aug.training import gan_trainer as gan_trainer_lib
+from caption_aug.training import joint_problem
+from caption_aug.training import joint_step as joint_step_lib
+from caption_aug.training import lm_trainer
+from caption_aug.training import summaries
+from caption_aug.training import synthetic_captions
+
+STAGE = "joint"
+
+
+@dataclasses.dataclass
+class JointRun:
+    """Everything the joint phase trains and how it is saved."""
+    step: joint_step_lib.JointStep
+    sampler: synthetic_captions.CaptionSampler
+    iteration: tf.Variable
+    manager: tf.train.CheckpointManager
+
+
+def load_gan_trainer(config, workdir: str, vocabulary_size: int):
+    """The GAN trainer restored from WORKDIR/gan/checkpoints (raises when train_gan has not run)."""
+    directory = os.path.join(workdir, gan_trainer_lib.STAGE, "checkpoints")
+    latest = checkpoints.latest_in(directory)
+    if latest is None:
+        raise FileNotFoundError(f"no GAN checkpoint in {directory}: run --mode=train_gan")
+    gan = config.gan
+    models = gan_trainer_lib.build_models(
+        gan, config.pipeline.gan_image_size, vocabulary_size, config.seed,
+        gan_trainer_lib.load_architecture(gan.derived_architecture),
+        conditioning=gan_trainer_lib.load_conditioning(config, workdir, vocabulary_size))
+    trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed)
+    trainer.checkpoint().restore(latest).assert_existing_objects_matched()
+    return trainer
+
+
+def load_warm_models(config, workdir: str, prepared):
+    """(JointModels, A, GAN trainer) from the stages' warm-up checkpoints in `workdir`."""
+    vocabulary = prepared.tokenizer.vocabulary_size
+    lm, weight_logits = lm_trainer.load_trained_lm(
+        config, workdir, vocabulary, len(prepared.splits["train"].flat_captions))
+    gan = load_gan_trainer(config, workdir, vocabulary)
+    captioner = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
+    models = joint_problem.JointModels(
+        lm=lm, embed_text=gan.models.conditioning.embed, generator=gan.models.generator,
+        discriminator=gan.models.discriminator, captioner=captioner)
+    return models, weight_logits, gan
+
+
+def build_run(config, workdir: str, prepared) -> JointRun:
+    """The joint step over the warmed-up models, resumed from `joint/checkpoints` when there."""
+    models, weight_logits, gan = load_warm_models(config, workdir, prepared)
+    optimizers = joint_step_lib.build_optimizers(config, models, weight_logits)
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan, optimizers)
+    iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="joint_iteration")
+    checkpoint = tf.train.Checkpoint(
+        lm=models.lm, caption_weight_logits=weight_logits, gan=gan.checkpoint(),
+        captioner=models.captioner, iteration=iteration, gan_noise=step.gan_noise,
+        **{f"{field.name}_optimizer": getattr(optimizers, field.name)
+           for field in dataclasses.fields(optimizers)})
+    manager = checkpoints.resume_or_start(checkpoint, os.path.join(workdir, STAGE, "checkpoints"))
+    sampler = synthetic_captions.CaptionSampler(
+        models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
+        config.gan.noise_dim, config.seed)
+    return JointRun(step, sampler, iteration, manager)
+
+
+def batch_streams(config, prepared, done_iterations: int) -> dict:
+    """Endless iterators over the real batches joint iterations take, positioned after the
+    `done_iterations` already run, so a resumed run sees what an uninterrupted one would."""
+    tok, pipe = prepared.tokenizer, config.pipeline
+    max_tokens = config.data.max_caption_tokens
+    train, validation = prepared.splits["train"], prepared.splits["validation"]
+    train_tokens = pipelines.frame_tokens(train.caption_tokens, tok, max_tokens)
+    validation_tokens = pipelines.frame_tokens(validation.caption_tokens, tok, max_tokens)
+
+    def captioner_stream(split, tokens, seed):
+        images = pipelines.ImageLoader(split, pipe.captioner_image_size, config.data.cache_max_mb)
+        return iter(pipelines.captioner_dataset(
+            split, tokens, images, tok.pad_id, pipe.batch_size, pipe.bucket_boundaries,
+            pipe.captioner_normalization, training=True, seed=seed).repeat().skip(done_iterations))
+
+    gan_batches = gan_trainer_lib.training_batches(train, tok, config, pipe.gan_image_size)
+    return {
+        "lm": iter(pipelines.lm_dataset(train, train_tokens, tok.pad_id, pipe.batch_size,
+                                        pipe.bucket_boundaries, training=True,
+                                        seed=config.seed + 1).repeat().skip(done_iterations)),
+        "gan": iter(gan_batches.skip(done_iterations * (1 + config.gan.generator_steps))),
+        "real": captioner_stream(train, train_tokens, config.seed + 2),
+        "validation": captioner_stream(validation, validation_tokens, config.seed + 3),
+    }
+
+
+def next_batches(streams: dict, sampler, config, draw: int) -> dict:
+    """One iteration's inputs: LM, 1 + gan.generator_steps GAN, real, validation and synthetic."""
+    synthetic = sampler.sample(config.joint.synthetic_batch_size, draw)
+    return {
+        "lm": _lm_keys(next(streams["lm"])),
+        "gan": [next(streams["gan"]) for _ in range(1 + config.gan.generator_steps)],
+        "real": next(streams["real"]), "validation": next(streams["validation"]),
+        "synthetic": {k: synthetic[k] for k in
+                      ("token_ids", "padding_mask", "generated_mask", "noise")},
+    }
+
+
+def _lm_keys(batch: dict) -> dict:
+    return {k: batch[k] for k in ("token_ids", "padding_mask", "caption_index")}
+
+
+def caption_weight_report(weight_logits, flat_captions, rows: int) -> dict:
+    """a = sigmoid(A): summary statistics and the highest and lowest weighted captions."""
+    a = 1.0 / (1.0 + np.exp(-np.asarray(weight_logits, np.float64)))
+    order = np.argsort(a)
+    return {
+        "mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()),
+        "max": float(a.max()), "fraction_below_half": float((a < 0.5).mean()),
+        "highest": [{"index": int(i), "weight": float(a[i]), "caption": flat_captions[i]}
+                    for i in order[::-1][:rows]],
+        "lowest": [{"index": int(i), "weight": float(a[i]), "caption": flat_captions[i]}
+                   for i in order[:rows]],
+    }
+
+
+def write_figures(workdir: str, weight_logits, discriminator) -> None:
+    """joint/caption_weights.png (the histogram of a) and joint/arch_weights.png (softmax(B))."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(5, 3))
+    axis.hist(1.0 / (1.0 + np.exp(-np.asarray(weight_logits, np.float64))), bins=50)
+    axis.set_xlabel("caption weight a = sigmoid(A)")
+    axis.set_ylabel("training captions")
+    with open(os.path.join(workdir, STAGE, "caption_weights.png"), "wb") as f:
+        f.write(summaries.figure_png(figure))
+    gan_trainer_lib.write_png(os.path.join(workdir, STAGE, "arch_weights.png"),
+                              gan_trainer_lib.arch_weights_image(
+                                  keras.ops.convert_to_numpy(discriminator.arch_weights)))
+
+
+def architecture_report(discriminator) -> dict:
+    """softmax(B) per edge and the derived discrete architecture."""
+    b = keras.ops.convert_to_numpy(discriminator.arch_weights)
+    softmax = np.exp(b - b.max(axis=-1, keepdims=True))
+    softmax /= softmax.sum(axis=-1, keepdims=True)
+    return {"softmax": softmax.round(4).tolist(), "derived": discriminator.derive()}
+
+
+class Monitor:
+    """TensorBoard for the joint phase: every stage's losses, the hypergradient, A and B."""
+
+    def __init__(self, workdir: str, flat_captions, rows: int):
+        self.writer = summaries.stage_writer(workdir, STAGE)
+        self.flat_captions = flat_captions
+        self.rows = rows
+
+    def write(self, step: int, figures: dict, run: JointRun) -> None:
+        summaries.write_scalars(self.writer, figures, step)
+        weights = keras.ops.convert_to_numpy(run.step.weight_logits)
+        report = caption_weight_report(weights, self.flat_captions, self.rows)
+        with self.writer.as_default(step=step):
+            tf.summary.histogram("caption_weights/a", 1.0 / (1.0 + np.exp(-weights)))
+        for end in ("highest", "lowest"):
+            table = summaries.markdown_table(
+                ["weight", "caption"], [[f"{r['weight']:.4f}", r["caption"]] for r in report[end]])
+            summaries.write_text(self.writer, f"caption_weights/{end}", table, step)
+        discriminator = run.step.models.discriminator
+        picture = gan_trainer_lib.arch_weights_image(
+            keras.ops.convert_to_numpy(discriminator.arch_weights))
+        with self.writer.as_default(step=step):
+            tf.summary.image("architecture/softmax_B", picture[None], step=step)
+        self.writer.flush()
+
+
+def train(config, workdir: str, prepared) -> tuple:
+    """Runs (or resumes) the joint phase to `joint.iterations`; returns (metrics, JointRun)."""
+    joint = config.joint
+    run = build_run(config, workdir, prepared)
+    streams = batch_streams(config, prepared, int(run.iteration))
+    flat_captions = prepared.splits["train"].flat_captions
+    monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
+    seconds = {"with_hypergradient": [], "without_hypergradient": []}
+    logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
+                 joint.iterations, joint.hypergradient, joint.hypergradient_every,
+                 joint.synthetic_weight)
+    while int(run.iteration) < joint.iterations:
+        step = int(run.iteration)
+        with_hypergradient = step % joint.hypergradient_every == 0
+        started = time.time()
+        batches = next_batches(streams, run.sampler, config, draw=step)
+        figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
+        figures["seconds_per_iteration"] = time.time() - started
+        seconds["with_hypergradient" if with_hypergradient else "without_hypergradient"].append(
+            figures["seconds_per_iteration"])
+        run.iteration.assign_add(1)
+        done = int(run.iteration)
+        if done % joint.log_every == 0 or done == joint.iterations:
+            monitor.write(done, figures, run)
+            logging.info("joint iteration %d/%d: %s", done, joint.iterations, ", ".join(
+                f"{k} {v:.4g}" for k, v in sorted(figures.items())))
+        if done % joint.checkpoint_every == 0 or done == joint.iterations:
+            run.manager.save(checkpoint_number=done)
+    metrics = {
+        "iterations": int(run.iteration),
+        "caption_weights": caption_weight_report(
+            keras.ops.convert_to_numpy(run.step.weight_logits), flat_captions,
+            config.lm.generation.num_table_rows),
+        "architecture": architecture_report(run.step.models.discriminator),
+        "seconds_per_iteration_this_run": {
+            k: float(np.median(v)) for k, v in seconds.items() if v},
+        "settings": {k: joint[k] for k in ("synthetic_weight", "hypergradient",
+                                           "update_caption_weights", "update_architecture")},
+    }
+    os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
+    write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
+                  run.step.models.discriminator)
+    with open(os.path.join(workdir, STAGE, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics, run
+
+
+def run_mode(config, workdir: str) -> dict:
+    """`--mode=joint`: the joint phase over the stages already trained in `workdir`."""
+    prepared = prepare_lib.prepare(config, workdir)
+    metrics, _ = train(config, workdir, prepared)
+    print(f"joint phase: {metrics['iterations']} iterations; caption weights a: mean "
+          f"{metrics['caption_weights']['mean']:.4f}, min {metrics['caption_weights']['min']:.4f}; "
+          f"derived architecture {metrics['architecture']['derived']['architecture']}")
+    return metrics

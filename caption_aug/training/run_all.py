@@ -1,0 +1,111 @@
+"""`--mode=all` (the default): the whole schedule in one workdir.
+
+Data and tokenizer, warm-up of each stage (sentence encoder, caption LM, GAN, captioner), the test
+evaluation of the warmed-up captioner (the "before" of the report), the joint phase, the test
+evaluation of the joint captioner (beam sizes of `captioner.eval_beam_sizes`), its SavedModel
+export, then WORKDIR/metrics.json and WORKDIR/report.md. Each finished phase is recorded in
+metrics.json and skipped on a rerun; an interrupted phase resumes from its own checkpoints.
+"""
+
+import json
+import os
+import time
+
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import prepare as prepare_lib
+from caption_aug.evaluation import captioner_eval
+from caption_aug.evaluation import report
+from caption_aug.export import captioner_export
+from caption_aug.models.captioner import build_captioner
+from caption_aug.training import captioner_trainer
+from caption_aug.training import checkpoints
+from caption_aug.training import encoder_trainer
+from caption_aug.training import gan_trainer
+from caption_aug.training import joint_trainer
+from caption_aug.training import lm_trainer
+
+
+def load_joint_captioner(config, workdir: str, vocabulary_size: int):
+    """The captioner as the joint phase left it (its latest checkpoint)."""
+    model = build_captioner(config.captioner, vocabulary_size, config.pipeline.captioner_image_size)
+    directory = os.path.join(workdir, joint_trainer.STAGE, "checkpoints")
+    latest = checkpoints.latest_in(directory)
+    if latest is None:
+        raise FileNotFoundError(f"no joint checkpoint in {directory}: run --mode=joint")
+    tf.train.Checkpoint(captioner=model).restore(latest).expect_partial()
+    return model
+
+
+def _evaluate_captioner(config, workdir, prepared, model, name: str) -> dict:
+    return captioner_eval.evaluate_test(config, workdir, prepared, model,
+                                        out_dir=os.path.join(workdir, "evaluation", name))
+
+
+def _phases(config, workdir: str, prepared):
+    """(name, function returning the phase's metrics) in schedule order."""
+    vocabulary = prepared.tokenizer.vocabulary_size
+
+    def captioner_before_joint():
+        model = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
+        return _evaluate_captioner(config, workdir, prepared, model, "captioner_before_joint")
+
+    def captioner_after_joint():
+        model = load_joint_captioner(config, workdir, vocabulary)
+        return _evaluate_captioner(config, workdir, prepared, model, "captioner_after_joint")
+
+    def export():
+        model = load_joint_captioner(config, workdir, vocabulary)
+        path = captioner_export.export_captioner(
+            model, prepared.tokenizer, os.path.join(workdir, "export", "captioner"),
+            config.pipeline.captioner_image_size, config.pipeline.captioner_normalization,
+            config.captioner.export_beam_size, captioner_eval.decode_length(config),
+            config.captioner.beam_search_jit_compile)
+        return {"path": path, "beam_size": config.captioner.export_beam_size}
+
+    return [
+        ("data", lambda: prepared.summary),
+        ("encoder", lambda: encoder_trainer.run_mode(config, workdir)),
+        ("lm", lambda: lm_trainer.run_mode(config, workdir)),
+        ("gan", lambda: gan_trainer.run_mode(config, workdir)),
+        ("captioner_warmup", lambda: captioner_trainer.run_mode(config, workdir)),
+        ("captioner_before_joint", captioner_before_joint),
+        ("joint", lambda: joint_trainer.train(config, workdir, prepared)[0]),
+        ("captioner_after_joint", captioner_after_joint),
+        ("export", export),
+    ]
+
+
+def run_mode(config, workdir: str) -> dict:
+    """Runs every phase not yet finished in `workdir`, then writes metrics.json and report.md."""
+    path = os.path.join(workdir, "metrics.json")
+    metrics = {"phases": {}, "seconds": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            metrics = json.load(f)
+    started = time.time()
+    prepared = prepare_lib.prepare(config, workdir)
+    if "data" not in metrics["seconds"]:
+        metrics["seconds"]["data"] = round(time.time() - started, 1)
+    for name, phase in _phases(config, workdir, prepared):
+        if name in metrics["phases"]:
+            logging.info("phase %s: already done in %s", name, workdir)
+            continue
+        logging.info("phase %s: starting", name)
+        started = time.time()
+        metrics["phases"][name] = phase()
+        metrics["seconds"][name] = round(metrics["seconds"].get(name, 0.0)
+                                         + time.time() - started, 1)
+        _write_json(path, metrics)
+        logging.info("phase %s: done in %.0f s", name, metrics["seconds"][name])
+    report_path = report.write_report(workdir, metrics)
+    print(f"all phases done in {sum(metrics['seconds'].values()):.0f} s of work; "
+          f"metrics in {path}, report in {report_path}")
+    return metrics
+
+
+def _write_json(path: str, value: dict) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2, default=str)
+    os.replace(path + ".tmp", path)

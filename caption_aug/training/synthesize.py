@@ -1,0 +1,69 @@
+"""`--mode=synthesize`: writes `synthesize.num_pairs` synthetic (image, caption) pairs to
+WORKDIR/synthetic/: PNG images plus `captions.json` in the COCO captions format, so any COCO reader
+(this project's `data.source="coco"` included) can inspect, score or train on them.
+
+Captions come from the LM continuing prompts of real training captions, images from the generator
+conditioned on each caption's GAN embedding, as in stage 4; the models are the joint phase's when
+it has run in the workdir, else the warmed-up stages'.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.data import prepare as prepare_lib
+from caption_aug.training import gan_trainer as gan_trainer_lib
+from caption_aug.training import joint_trainer
+
+
+def write_pairs(directory: str, images: np.ndarray, captions, start_id: int) -> list:
+    """PNG files for uint8 `images`; the COCO `images` and `annotations` entries for them."""
+    entries = []
+    for offset, (image, caption) in enumerate(zip(images, captions)):
+        image_id = start_id + offset
+        file_name = f"{image_id:06d}.png"
+        tf.io.write_file(os.path.join(directory, "images", file_name), tf.io.encode_png(image))
+        entries.append(({"id": image_id, "file_name": file_name, "height": int(image.shape[0]),
+                         "width": int(image.shape[1])},
+                        {"id": image_id, "image_id": image_id, "caption": caption}))
+    return entries
+
+
+def synthesize(config, workdir: str, prepared) -> str:
+    """Draws the pairs and writes them; returns the path of captions.json."""
+    num_pairs = config.synthesize.num_pairs
+    run = joint_trainer.build_run(config, workdir, prepared)
+    models, tok = run.step.models, prepared.tokenizer
+    directory = os.path.join(workdir, "synthetic")
+    os.makedirs(os.path.join(directory, "images"), exist_ok=True)
+    batch_size = min(num_pairs, config.lm.generation.batch_size)
+    entries = []
+    for draw in range((num_pairs + batch_size - 1) // batch_size):
+        batch = run.sampler.sample(batch_size, draw=draw)
+        embedding = models.embed_text(batch["token_ids"], batch["padding_mask"])
+        images = models.generator({"text_embedding": embedding, "noise": batch["noise"]},
+                                  training=False)
+        captions = [tok.decode(ids).strip() for ids in batch["token_ids"]]
+        keep = min(batch_size, num_pairs - len(entries))
+        entries += write_pairs(directory, gan_trainer_lib.to_uint8(
+            keras.ops.convert_to_numpy(images))[:keep], captions[:keep], len(entries) + 1)
+        logging.info("synthesized %d/%d pairs", len(entries), num_pairs)
+    path = os.path.join(directory, "captions.json")
+    with open(path, "w") as f:
+        json.dump({"info": {"description": "caption_aug synthetic pairs",
+                            "joint_iterations": int(run.iteration)},
+                   "images": [image for image, _ in entries],
+                   "annotations": [annotation for _, annotation in entries]}, f, indent=1)
+    return path
+
+
+def run_mode(config, workdir: str) -> str:
+    prepared = prepare_lib.prepare(config, workdir)
+    path = synthesize(config, workdir, prepared)
+    print(f"{config.synthesize.num_pairs} synthetic pairs written: {path} and "
+          f"{os.path.join(os.path.dirname(path), 'images')}")
+    return path

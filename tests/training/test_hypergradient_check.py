@@ -1,0 +1,41 @@
+"""`--mode=check_hypergradient` on tiny versions of the four real models, and `--mode=dry_run` on
+random tensors: the finite-difference hypergradients agree with the exact ones, and a config's
+models run joint iterations without data or pretrained weights."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def _train_main(workdir, config, mode, *flags):
+    return subprocess.run([sys.executable, "train_main.py", f"--workdir={workdir}",
+                           f"--config={config}", f"--mode={mode}", *flags], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed):
+    result = _train_main(tmp_path, "configs/hypergrad_check.py", "check_hypergradient",
+                         f"--config.seed={seed}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["seed"] == seed
+    for name in ("a", "b"):
+        assert line[name]["exact_norm"] > 0
+        assert line[name]["cosine"] >= 0.99, line
+        assert line[name]["relative_error"] <= 0.05, line
+
+
+@pytest.mark.slow
+def test_dry_run_runs_joint_iterations_on_random_tensors(tmp_path):
+    result = _train_main(tmp_path, "configs/hypergrad_check.py", "dry_run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "dry_run.json").read_text())
+    assert report["finite"]
+    assert len(report["seconds_per_iteration"]) == 3
+    assert set(report["parameters"]) == {"W", "G", "E", "F", "A", "B"}

@@ -1,0 +1,189 @@
+"""Stage 4 on real (tiny) models: `--mode=all` end to end, what one joint iteration changes, the
+hypergradient probes leaving every model untouched, resuming, and `--mode=synthesize`.
+
+One `--mode=all` run of `configs/all_tiny.py` (a few minutes on 2 cores) makes the workdir the
+other tests start from; each copies it before changing anything.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+from caption_aug.data import prepare as prepare_lib
+from caption_aug.data.readers import coco as coco_reader
+from caption_aug.training import hypergradient
+from caption_aug.training import joint_problem
+from caption_aug.training import joint_trainer
+from caption_aug.training import synthesize
+from configs import all_tiny
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _train_main(workdir, *flags):
+    return subprocess.run([sys.executable, "train_main.py", f"--workdir={workdir}",
+                           "--config=configs/all_tiny.py", *flags], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def all_run(tmp_path_factory):
+    """(workdir, stdout) of one whole default-mode run at test size."""
+    workdir = tmp_path_factory.mktemp("all") / "run"
+    result = _train_main(workdir)  # --mode=all is the default
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir, result.stdout
+
+
+def _copy(workdir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy)
+    return copy
+
+
+def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
+    workdir, stdout = all_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert list(metrics["phases"]) == [
+        "data", "encoder", "lm", "gan", "captioner_warmup", "captioner_before_joint", "joint",
+        "captioner_after_joint", "export"]
+    phases = metrics["phases"]
+    assert phases["lm"]["validation_perplexity"] > 1
+    assert "image_to_text_r1" in phases["encoder"]
+    accuracy = phases["gan"]["conditional_accuracy"]
+    assert {"accuracy", "chance"} <= set(accuracy["colour"])
+    assert "classifier_real_accuracy" in accuracy
+    for name in ("captioner_before_joint", "captioner_after_joint"):
+        assert set(phases[name]["beam_sizes"]) == {"1", "3"}
+        assert 0 <= phases[name]["beam_sizes"]["3"]["Bleu_4"] <= 1
+    joint = phases["joint"]
+    assert joint["iterations"] == 3
+    assert joint["caption_weights"]["min"] < joint["caption_weights"]["max"]  # A was learned
+    report = (workdir / "report.md").read_text()
+    for heading in ("Caption LM", "Stage2GAN", "Joint phase", "BLEU-4", "Time per phase"):
+        assert heading in report
+    assert (workdir / "export" / "captioner" / "saved_model.pb").exists()
+    assert "report in" in stdout
+
+
+def test_tensorboard_shows_every_stage_the_caption_weights_and_softmax_b(all_run):
+    workdir = all_run[0]
+    for stage in ("encoder", "lm", "gan", "captioner", "joint"):
+        assert os.listdir(workdir / "tensorboard" / stage), stage
+    events = event_accumulator.EventAccumulator(str(workdir / "tensorboard" / "joint"),
+                                                size_guidance={"tensors": 0})
+    events.Reload()
+    for scalar in ("lm/weighted_loss", "gan/generator_loss", "captioner/synthetic_loss",
+                   "hypergradient/a_norm", "hypergradient/b_norm"):
+        assert len(events.Tensors(scalar)) == 3, scalar
+    plugins = {tag: events.SummaryMetadata(tag).plugin_data.plugin_name
+               for tag in ("caption_weights/a", "architecture/softmax_B",
+                           "caption_weights/highest")}
+    assert plugins == {"caption_weights/a": "histograms", "architecture/softmax_B": "images",
+                       "caption_weights/highest": "text"}
+    highest = tf.make_ndarray(events.Tensors("caption_weights/highest")[-1].tensor_proto)
+    assert b"| weight | caption |" in highest.item()
+
+
+def test_rerun_of_a_finished_workdir_skips_every_phase(all_run, tmp_path):
+    workdir = _copy(all_run[0], tmp_path)
+    before = json.loads((workdir / "metrics.json").read_text())
+    result = _train_main(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("already done") == len(before["phases"])
+    assert json.loads((workdir / "metrics.json").read_text())["phases"] == before["phases"]
+
+
+def _values(variables):
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+def _changed(before, after) -> bool:
+    return any(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+def _config(**joint):
+    config = all_tiny.get_config()
+    for key, value in joint.items():
+        config.joint[key] = value
+    return config
+
+
+def test_a_joint_iteration_changes_g_e_f_w_a_b_and_nothing_else(all_run, tmp_path):
+    workdir = _copy(all_run[0], tmp_path)
+    config = _config()
+    prepared = prepare_lib.prepare(config, str(workdir))
+    run = joint_trainer.build_run(config, str(workdir), prepared)
+    trained = {name: _values(vs) for name, vs in run.step.weights().items()}
+    encoder = run.step.gan_trainer.models.conditioning.encoder
+    frozen = _values(encoder.variables)
+    streams = joint_trainer.batch_streams(config, prepared, int(run.iteration))
+    run.step(joint_trainer.next_batches(streams, run.sampler, config, draw=0), True)
+    for name, variables in run.step.weights().items():
+        assert _changed(trained[name], _values(variables)), f"{name} did not change"
+    assert not _changed(frozen, _values(encoder.variables)), "the sentence encoder changed"
+
+
+def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path):
+    workdir = _copy(all_run[0], tmp_path)
+    config = _config()
+    prepared = prepare_lib.prepare(config, str(workdir))
+    run = joint_trainer.build_run(config, str(workdir), prepared)
+    models = run.step.models
+    every = [models.lm, models.generator, models.discriminator, models.captioner]
+    before = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
+    streams = joint_trainer.batch_streams(config, prepared, 0)
+    batches = joint_trainer.next_batches(streams, run.sampler, config, draw=0)
+    gan_batch = dict(batches["gan"][0], noise=tf.random.normal([config.gan.batch_size,
+                                                                config.gan.noise_dim]))
+    problem = joint_problem.build_problem(models, {**batches, "gan": gan_batch},
+                                          run.step.settings)
+    result = tf.function(lambda: hypergradient.finite_difference(
+        problem, joint_problem.model_state(models.captioner)[0],
+        joint_problem.model_state(models.lm)[0], joint_problem.model_state(models.generator)[0],
+        tf.convert_to_tensor(run.step.weight_logits),
+        tf.convert_to_tensor(models.discriminator.arch_weights), run.step.rates))()
+    assert float(tf.norm(result.a)) > 0 and float(tf.norm(result.b)) > 0
+    after = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
+    for b, a in zip(before, after):
+        assert not _changed(b, a)
+
+
+def test_killed_joint_phase_resumes_from_its_last_checkpoint(all_run, tmp_path):
+    """Two iterations, a new process, then the third: the same A as the three iterations the
+    `--mode=all` run made without a stop (batches, noise and synthetic draws follow the iteration,
+    optimiser states are in the checkpoint)."""
+    workdir = _copy(all_run[0], tmp_path)
+    shutil.rmtree(workdir / "joint")
+    for iterations in (2, 3):
+        result = _train_main(workdir, "--mode=joint", f"--config.joint.iterations={iterations}")
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stderr and "joint iteration 3/3" in result.stderr
+    assert "joint iteration 1/3" not in result.stderr
+    key = "caption_weight_logits/.ATTRIBUTES/VARIABLE_VALUE"
+    resumed = tf.train.load_checkpoint(str(workdir / "joint" / "checkpoints")).get_tensor(key)
+    straight = tf.train.load_checkpoint(str(all_run[0] / "joint" / "checkpoints")).get_tensor(key)
+    np.testing.assert_allclose(resumed, straight, atol=1e-5)
+
+
+def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):
+    workdir = _copy(all_run[0], tmp_path)
+    config = _config()
+    config.synthesize.num_pairs = 6
+    prepared = prepare_lib.prepare(config, str(workdir))
+    path = synthesize.synthesize(config, str(workdir), prepared)
+    examples = coco_reader.read_coco_captions(path, str(workdir / "synthetic" / "images"))
+    assert len(examples) == 6
+    for example in examples:
+        pixels = tf.io.decode_png(tf.io.read_file(example.image))
+        assert pixels.shape == (32, 32, 3)
+        assert len(example.captions) == 1 and example.captions[0].split()
