@@ -1,8 +1,6 @@
 """Captioner training on a tiny caption_shapes: the loss goes down, checkpoints resume, TensorBoard
 events are written, plateaus decay the learning rate and stop training, XLA steps work."""
 
-import glob
-import json
 import os
 
 import numpy as np
