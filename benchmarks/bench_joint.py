@@ -69,20 +69,12 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def _timings(config, step, batches, plain_captioner, repeats: int) -> dict:
     import tensorflow as tf
-    from caption_aug.training import hypergradient, joint_problem
+    from caption_aug.training import hypergradient
 
     def hypergradient_only():
-        gan_batch = dict(batches["gan"][0], noise=step.gan_noise.normal(
-            [config.gan.batch_size, config.gan.noise_dim]))
-        problem = joint_problem.build_problem(step.models, {**batches, "gan": gan_batch},
-                                              step.settings)
-        m = step.models
-        return hypergradient.compute(
-            config.joint.hypergradient, problem, joint_problem.model_state(m.captioner)[0],
-            joint_problem.model_state(m.lm)[0], joint_problem.model_state(m.generator)[0],
-            tf.convert_to_tensor(step.weight_logits),
-            tf.convert_to_tensor(m.discriminator.arch_weights), step.rates,
-            epsilon_scale=config.joint.epsilon_scale).a
+        return hypergradient.compute(config.joint.hypergradient, step.problem(batches),
+                                     *step.arguments(), step.rates,
+                                     epsilon_scale=config.joint.epsilon_scale).a
 
     phases = {
         "lm_step": tf.function(lambda: step._lm_update(batches["lm"])),

@@ -23,7 +23,6 @@ import keras
 import tensorflow as tf
 
 from caption_aug.training import hypergradient
-from caption_aug.training import joint_problem
 from caption_aug.training import joint_step as joint_step_lib
 from caption_aug.training import random_models
 
@@ -69,14 +68,7 @@ def check(config) -> dict:
     step = joint_step_lib.JointStep(config, models, weight_logits, gan,
                                     joint_step_lib.build_optimizers(config, models, weight_logits))
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
-    gan_batch = dict(batches["gan"][0])
-    gan_batch["noise"] = tf.random.stateless_normal(
-        [config.gan.batch_size, config.gan.noise_dim], seed=[config.seed, 1])
-    problem = joint_problem.build_problem(models, {**batches, "gan": gan_batch}, step.settings)
-    args = (problem, joint_problem.model_state(models.captioner)[0],
-            joint_problem.model_state(models.lm)[0], joint_problem.model_state(models.generator)[0],
-            tf.convert_to_tensor(weight_logits), tf.convert_to_tensor(models.discriminator.arch_weights),
-            step.rates)
+    args = (step.problem(batches), *step.arguments(), step.rates)
     started = time.time()
     approximate = tf.function(lambda: hypergradient.finite_difference(
         *args, epsilon_scale=config.joint.epsilon_scale))()

@@ -88,22 +88,29 @@ class JointStep:
                 "E": m.generator.trainable_variables, "F": m.discriminator.trainable_variables,
                 "A": [self.weight_logits], "B": [m.discriminator.arch_weights]}
 
+    def problem(self, batches) -> hypergradient.Problem:
+        """The hypergradient's closures over an iteration's batches; L_gen takes the first GAN
+        batch, with its noise drawn here once."""
+        gan_batch = dict(batches["gan"][0])
+        gan_batch["noise"] = self.gan_noise.normal(
+            [tf.shape(gan_batch["image"])[0], self.config.gan.noise_dim])
+        return joint_problem.build_problem(self.models, {**batches, "gan": gan_batch},
+                                           self.settings)
+
+    def arguments(self) -> tuple:
+        """(W, G, E, A, B): the current weights the hypergradient starts from, as tensors."""
+        m = self.models
+        return (joint_problem.model_state(m.captioner)[0], joint_problem.model_state(m.lm)[0],
+                joint_problem.model_state(m.generator)[0], tf.convert_to_tensor(self.weight_logits),
+                tf.convert_to_tensor(m.discriminator.arch_weights))
+
     def _iteration(self, batches, with_hypergradient: bool):
         joint = self.config.joint
         figures = {}
         if with_hypergradient:
-            gan_batch = dict(batches["gan"][0])  # L_gen's batch, with its noise drawn once
-            gan_batch["noise"] = self.gan_noise.normal(
-                [tf.shape(gan_batch["image"])[0], self.config.gan.noise_dim])
-            problem = joint_problem.build_problem(
-                self.models, {**batches, "gan": gan_batch}, self.settings)
-            m = self.models
-            grads = hypergradient.compute(
-                joint.hypergradient, problem,
-                joint_problem.model_state(m.captioner)[0], joint_problem.model_state(m.lm)[0],
-                joint_problem.model_state(m.generator)[0], tf.convert_to_tensor(self.weight_logits),
-                tf.convert_to_tensor(m.discriminator.arch_weights), self.rates,
-                epsilon_scale=joint.epsilon_scale)
+            grads = hypergradient.compute(joint.hypergradient, self.problem(batches),
+                                          *self.arguments(), self.rates,
+                                          epsilon_scale=joint.epsilon_scale)
             figures.update({f"hypergradient/{k}": v for k, v in grads.stats.items()})
             figures["hypergradient/a_norm"] = tf.norm(grads.a)
             figures["hypergradient/b_norm"] = tf.norm(grads.b)

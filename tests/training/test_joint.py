@@ -20,7 +20,6 @@ from tensorboard.backend.event_processing import event_accumulator
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
 from caption_aug.training import hypergradient
-from caption_aug.training import joint_problem
 from caption_aug.training import joint_trainer
 from caption_aug.training import synthesize
 from configs import all_tiny
@@ -143,15 +142,8 @@ def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path)
     before = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
     streams = joint_trainer.batch_streams(config, prepared, 0)
     batches = joint_trainer.next_batches(streams, run.sampler, config, draw=0)
-    gan_batch = dict(batches["gan"][0], noise=tf.random.normal([config.gan.batch_size,
-                                                                config.gan.noise_dim]))
-    problem = joint_problem.build_problem(models, {**batches, "gan": gan_batch},
-                                          run.step.settings)
     result = tf.function(lambda: hypergradient.finite_difference(
-        problem, joint_problem.model_state(models.captioner)[0],
-        joint_problem.model_state(models.lm)[0], joint_problem.model_state(models.generator)[0],
-        tf.convert_to_tensor(run.step.weight_logits),
-        tf.convert_to_tensor(models.discriminator.arch_weights), run.step.rates))()
+        run.step.problem(batches), *run.step.arguments(), run.step.rates))()
     assert float(tf.norm(result.a)) > 0 and float(tf.norm(result.b)) > 0
     after = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
     for b, a in zip(before, after):
