@@ -19,6 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
     """The defaults: the embedded caption_shapes dataset at CPU sizes."""
     config = ml_collections.ConfigDict()
     config.seed = 0
+    config.max_consecutive_skips = 20        # a stage stops after this many non-finite steps in a row
 
     config.data = ml_collections.ConfigDict()
     config.data.source = "caption_shapes"
@@ -78,6 +79,7 @@ def base_config() -> ml_collections.ConfigDict:
         jit_compile=False,                   # XLA for the train step (slower on CPU here)
         beam_search_jit_compile=True,        # XLA for beam search (eval, validation, export)
         log_every_steps=100,
+        checkpoint_every_steps=200,          # also checkpoint mid-epoch (resume is step-exact)
         num_attention_maps=4))               # test images in the attention figure / TensorBoard
     # --- end captioner ---
 
@@ -97,6 +99,7 @@ def base_config() -> ml_collections.ConfigDict:
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         log_every_steps=100,
+        checkpoint_every_steps=200,          # also checkpoint mid-epoch (resume is step-exact)
         straight_through_temperature=1.0,    # tau of the relaxed one-hots (stage 4)
         generation=ml_collections.ConfigDict(dict(
             prompt_words=5,                  # prompt: the first words of a real train caption
@@ -118,7 +121,8 @@ def base_config() -> ml_collections.ConfigDict:
         learning_rate=1e-3,
         epochs=1,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
-        log_every_steps=100))
+        log_every_steps=100,
+        checkpoint_every_steps=200))         # also checkpoint mid-epoch (resume is step-exact)
     # --- end caption LM and sentence encoder ---
 
     # --- Stage2GAN (stage 2) and its attribute classifier ---
@@ -181,6 +185,8 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     """Raises ValueError naming the first key whose value cannot work; `check_data_paths=False`
     (for `--mode=dry_run`) accepts dataset paths that do not exist here."""
     data = config.data
+    _require(config.max_consecutive_skips > 0, "max_consecutive_skips", config.max_consecutive_skips,
+             "> 0")
     _require(data.source in SOURCES, "data.source", data.source, f"one of {SOURCES}")
     _require(data.max_caption_words > 0, "data.max_caption_words", data.max_caption_words, "> 0")
     _require(data.max_caption_tokens >= 3, "data.max_caption_tokens", data.max_caption_tokens, ">= 3")
@@ -205,7 +211,8 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(cap.backbone != "features" or cap.feature_dim > 0, "captioner.feature_dim",
              cap.feature_dim, "> 0 for backbone=features")
     for key in ("encoded_size", "embedding_dim", "attention_dim", "decoder_dim", "epochs",
-                "validation_beam_size", "export_beam_size", "log_every_steps"):
+                "validation_beam_size", "export_beam_size", "log_every_steps",
+                "checkpoint_every_steps"):
         _require(cap[key] > 0, f"captioner.{key}", cap[key], "> 0")
     _require(0 <= cap.dropout < 1, "captioner.dropout", cap.dropout, "in [0, 1)")
     _require(cap.encoder_lr >= 0 and cap.decoder_lr > 0, "captioner.decoder_lr", cap.decoder_lr,
@@ -235,7 +242,7 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              lm.initial_caption_weight, "in (0, 1)")
     _require(0 <= lm.dropout < 1, "lm.dropout", lm.dropout, "in [0, 1)")
     for key in ("learning_rate", "gradient_clip_norm", "epochs", "log_every_steps",
-                "straight_through_temperature"):
+                "checkpoint_every_steps", "straight_through_temperature"):
         _require(lm[key] > 0, f"lm.{key}", lm[key], "> 0")
     _require(gen.sampler in ("beam", "greedy", "top_k", "top_p"), "lm.generation.sampler",
              gen.sampler, "one of beam, greedy, top_k, top_p")
@@ -246,7 +253,7 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(gen.prompt_words < gen.max_length, "lm.generation.prompt_words", gen.prompt_words,
              "< lm.generation.max_length")
     for key in ("embedding_dim", "token_embedding_dim", "rnn_units", "temperature", "learning_rate",
-                "epochs", "log_every_steps"):
+                "epochs", "log_every_steps", "checkpoint_every_steps"):
         _require(enc[key] > 0, f"encoder.{key}", enc[key], "> 0")
     _require(enc.rnn in ("gru", "lstm"), "encoder.rnn", enc.rnn, "gru or lstm")
     _require(enc.image_normalization in NORMALIZATIONS, "encoder.image_normalization",
