@@ -9,7 +9,9 @@ import importlib
 import json
 import logging as std_logging
 import os
+import re
 import sys
+import traceback
 
 from absl import app
 from absl import flags
@@ -43,14 +45,66 @@ def _one_line(error: Exception) -> str:
     while error.args and isinstance(error.args[0], BaseException):
         error = error.args[0]
     text = error.args[0] if isinstance(error, KeyError) and error.args else error
-    return " ".join(str(text).split())
+    text = re.sub(r' Other fields present: ".*}"', "", str(text), flags=re.S)  # a locked ConfigDict's
+    head, _, trace = text.partition("Error whilst parsing config file:")  # ml_collections': a
+    text = head + trace.strip().splitlines()[-1] if trace.strip() else text  # traceback's last line
+    return " ".join(text.split())
 
 
-try:  # ml_collections applies --config.KEY=VALUE overrides while defining the flag
-    config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
-                                    "Experiment config file (ml_collections).")
-except (AttributeError, KeyError) as e:
-    sys.exit(f"error: unknown config key: {_one_line(e)}")
+def _wants_traceback(argv) -> bool:
+    """--verbosity=1 (absl's -v) or more: start-up errors raise with their traceback."""
+    for k, arg in enumerate(argv):
+        name, _, value = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and name in ("v", "verbosity"):
+            value = value or (argv[k + 1] if k + 1 < len(argv) else "")
+            return value.lstrip("-").isdigit() and int(value) >= 1
+    return False
+
+
+def _config_file_argument(argv) -> str:
+    """The config file that the flags name (without its `:argument`), as ml_collections finds it."""
+    for k, arg in enumerate(argv):
+        if arg in ("-config", "--config") and k + 1 < len(argv):
+            return argv[k + 1].split(":", 1)[0]
+        if arg.startswith(("-config=", "--config=")):
+            return arg.split("=", 1)[1].split(":", 1)[0]
+    return _DEFAULT_CONFIG
+
+
+def _config_file_problem(error: BaseException, path: str):
+    """'config file PATH, line N: Type: message' when `error` came from importing or running the
+    config file (a syntax error, an exception in get_config), else None."""
+    chain, here = [], os.path.abspath(path)
+    while error is not None and error not in chain:  # absl and ml_collections re-raise copies:
+        chain.append(error)                            # the innermost that ran the file has its line
+        error = error.__cause__ or error.__context__
+    for error in reversed(chain):
+        if isinstance(error, SyntaxError) and os.path.abspath(error.filename or "") == here:
+            return f"config file {path}, line {error.lineno}: SyntaxError: {error.msg}"
+        lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+                 if os.path.abspath(frame.filename) == here]
+        if lines:
+            return f"config file {path}, line {lines[-1]}: {type(error).__name__}: {_one_line(error)}"
+    return None
+
+
+def _exit_on_start_up_error(parse, argv):
+    """Runs `parse` (flag parsing, which imports the config file and applies --config.KEY=VALUE);
+    whatever fails there exits with one line naming the file or the flag, unless --verbosity>=1."""
+    try:
+        return parse()
+    except Exception as e:  # noqa: BLE001 -- a config file can raise anything
+        if _wants_traceback(argv):
+            raise
+        problem = _config_file_problem(e, _config_file_argument(argv))
+        if problem is None and isinstance(e, (AttributeError, KeyError)):  # config_path's lookup
+            problem = f"unknown config key: {_one_line(e)}"
+        sys.exit(f"error: {problem or _one_line(e)}")
+
+
+_exit_on_start_up_error(  # ml_collections applies --config.KEY=VALUE overrides while defining the flag
+    lambda: config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
+                                            "Experiment config file (ml_collections)."), sys.argv)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder for everything the run makes; rerunning "
                                "with the same workdir resumes.", required=True)
 _MODE = flags.DEFINE_enum("mode", "all", list(MODES), "What to run. all (default): the whole "
@@ -114,15 +168,14 @@ def main(argv):
         logging.info("mode=%s workdir=%s", _MODE.value, workdir)
         importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
     except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
+        if flags.FLAGS.verbosity >= 1:
+            raise
         sys.exit(f"error: {e}")
 
 
 def parse_flags(argv):
-    """absl's flag parsing; a bad flag or config key exits with one line naming it."""
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError, flags.Error) as e:
-        sys.exit(f"error: {_one_line(e)}")
+    """absl's flag parsing; a bad flag, config file or config key exits with one line naming it."""
+    return _exit_on_start_up_error(lambda: flags.FLAGS(argv), argv)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ so a misspelt key fails where it is written (in the file or on the command line)
 """
 
 import os
+from typing import Optional
 
 import ml_collections
 
@@ -183,7 +184,11 @@ def base_config() -> ml_collections.ConfigDict:
 
 def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -> None:
     """Raises ValueError naming the first key whose value cannot work; `check_data_paths=False`
-    (for `--mode=dry_run`) accepts dataset paths that do not exist here."""
+    (for `--mode=dry_run`) accepts dataset paths that do not exist here.
+
+    Types come first (`check_types`), so the value checks below and the run never meet, say, a
+    string where a number belongs."""
+    check_types(config)
     data = config.data
     _require(config.max_consecutive_skips > 0, "max_consecutive_skips", config.max_consecutive_skips,
              "> 0")
@@ -309,6 +314,53 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
                 continue
             _require(path and os.path.exists(path), f"data.{data.source}.{key}", path,
                      "an existing path")
+
+
+def check_types(config, defaults: Optional[ml_collections.ConfigDict] = None,
+                prefix: str = "") -> None:
+    """Raises ValueError naming the first key whose value has not the type of its default in
+    `base_config()`: an int is accepted where a float is expected, a bool is not an int, and a
+    tuple (or list) must hold items of its default's item type (ints for bucket_boundaries)."""
+    defaults = base_config() if defaults is None else defaults
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ValueError(f"config{' key ' + prefix[:-1] if prefix else ''} is "
+                         f"{type(config).__name__}, not a ConfigDict: start from "
+                         "config_schema.base_config()")
+    unknown = sorted(set(config.keys()) - set(defaults.keys()))
+    if unknown:
+        raise ValueError(f"unknown config key: {prefix}{unknown[0]}")
+    for key, default in defaults.items():
+        if key not in config:
+            raise ValueError(f"config key {prefix}{key} is missing: start from "
+                             "config_schema.base_config()")
+        value = config[key]
+        if isinstance(default, ml_collections.ConfigDict):
+            check_types(value, default, f"{prefix}{key}.")
+        elif not _has_type_of(value, default):
+            _require(False, prefix + key, value, f"{_type_name(default)} (default: {default!r})")
+
+
+def _has_type_of(value, default) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, (tuple, list)) and (
+            not default or all(_has_type_of(item, default[0]) for item in value))
+    if isinstance(default, bool) or isinstance(value, bool):  # bool is an int subclass
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+_TYPE_NAMES = {bool: ("a bool", "bools"), int: ("an int", "ints"), float: ("a number", "numbers"),
+               str: ("a string", "strings")}
+
+
+def _type_name(default) -> str:
+    if isinstance(default, (tuple, list)):
+        return "a tuple" + (f" of {_TYPE_NAMES[type(default[0])][1]}" if default else "")
+    return _TYPE_NAMES.get(type(default), (type(default).__name__,))[0]
 
 
 def _require(ok: bool, key: str, value, expected: str) -> None:

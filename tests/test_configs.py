@@ -1,11 +1,16 @@
 """Every shipped config is valid; the paper configs carry the paper's settings and name the data
-they miss; the ablation variants each switch off one level."""
+they miss; the ablation variants each switch off one level; a value of the wrong type (in a file
+or on the command line) fails validation naming its key."""
 
 import glob
 import importlib
 import os
+import re
 
+import ml_collections
 import pytest
+from absl import flags
+from ml_collections import config_flags
 
 from caption_aug import config_schema
 from configs import ablation, coco_karpathy, flickr8k
@@ -44,3 +49,71 @@ def test_ablations_switch_off_one_level_each():
                        "b_frozen": {"update_architecture"}, "first_order": {"hypergradient"}}
     with pytest.raises(ValueError, match="unknown ablation"):
         ablation.get_config("no_such")
+
+
+def _with(key: str, value):
+    """The default config with `key` set to `value` of any type (ml_collections' own type check
+    stops most wrong types at assignment; validate must catch those that pass it, too)."""
+    config = ml_collections.ConfigDict(config_schema.base_config().to_dict(), type_safe=False)
+    parent, _, leaf = key.rpartition(".")
+    (config[parent] if parent else config)[leaf] = value
+    return config
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("pipeline.bucket_boundaries", ("(12,x)",), "a tuple of ints"),   # --config...='(12,x)'
+    ("captioner.small_cnn_filters", ("abc",), "a tuple of ints"),     # --config...=abc
+    ("captioner.fine_tune_stages", (3, 4), "a tuple of strings"),
+    ("pipeline.bucket_boundaries", 12, "a tuple of ints"),
+    ("captioner.epochs", True, "an int"),                             # a bool is not an int
+    ("captioner.epochs", 2.5, "an int"),
+    ("captioner.dropout", "0.5", "a number"),
+    ("captioner.jit_compile", 0, "a bool"),
+    ("data.source", 3, "a string"),
+])
+def test_a_value_of_the_wrong_type_fails_naming_the_key_and_the_type(key, value, expected):
+    with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
+                                                   f"expected {expected}")):
+        config_schema.validate(_with(key, value))
+
+
+def test_an_int_is_a_number_and_a_list_is_a_tuple():
+    config_schema.validate(_with("captioner.dropout", 0))
+    config_schema.validate(_with("pipeline.bucket_boundaries", [10, 20]))
+    config_schema.validate(_with("captioner.fine_tune_stages", []))
+
+
+def test_unknown_missing_and_non_dict_values_fail_naming_them():
+    config = _with("captioner.beam", 3)
+    with pytest.raises(ValueError, match="unknown config key: captioner.beam"):
+        config_schema.validate(config)
+    del config.captioner["beam"], config.captioner["epochs"]
+    with pytest.raises(ValueError, match="config key captioner.epochs is missing"):
+        config_schema.validate(config)
+    with pytest.raises(ValueError, match="config key gan is int, not a ConfigDict"):
+        config_schema.validate(_with("gan", 3))
+    with pytest.raises(ValueError, match="config is NoneType, not a ConfigDict"):
+        config_schema.validate(None)
+
+
+def _parsed(*overrides):
+    """configs/shapes.py with `--config.KEY=VALUE` overrides, parsed as train_main parses them."""
+    values = flags.FlagValues()
+    argv = ["train_main.py", f"--config={os.path.join(REPO_ROOT, 'configs', 'shapes.py')}",
+            *overrides]
+    config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
+    values(argv)
+    return values.config
+
+
+def test_command_line_overrides_are_type_checked():
+    config = _parsed("--config.pipeline.bucket_boundaries=(10,20)",
+                     "--config.captioner.fine_tune_stages=('conv4','conv5')",
+                     "--config.captioner.dropout=0")
+    config_schema.validate(config)
+    assert tuple(config.pipeline.bucket_boundaries) == (10, 20)
+    assert tuple(config.captioner.fine_tune_stages) == ("conv4", "conv5")
+    for flag, key in [("--config.pipeline.bucket_boundaries=(12,x)", "pipeline.bucket_boundaries"),
+                      ("--config.captioner.small_cnn_filters=abc", "captioner.small_cnn_filters")]:
+        with pytest.raises(ValueError, match=re.escape(f"config key {key}=")):
+            config_schema.validate(_parsed(flag))
