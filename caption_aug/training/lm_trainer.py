@@ -53,6 +53,7 @@ def read_text_only_captions(path: str, max_words: int, skips: example_lib.SkipCo
     entries = [ann for ann in annotations if isinstance(ann, dict)]
     for _ in range(len(annotations) - len(entries)):
         skips.skip(common.MALFORMED_ENTRY)
+    entries = common.first_of_each_id(entries, skips)
     by_image = collections.defaultdict(list)
     for ann in entries:
         caption, image_id = ann.get("caption"), ann.get("image_id")

@@ -27,7 +27,8 @@ def _write_image(path, mode, fmt):
 @pytest.fixture(scope="module")
 def bad_folder(tmp_path_factory, coco_sample_dir):
     """A COCO-format folder: 8 real JPEGs, an RGBA PNG and a CMYK JPEG (kept), a truncated JPEG,
-    a zero-byte file and a missing file (skipped), and bad captions on the good images."""
+    a zero-byte file and a missing file (skipped), bad captions on the good images and a repeated
+    annotation id."""
     root = tmp_path_factory.mktemp("bad_coco")
     image_dir = root / "images"
     image_dir.mkdir()
@@ -46,9 +47,11 @@ def bad_folder(tmp_path_factory, coco_sample_dir):
         for n in range(5):
             annotations.append({"id": len(annotations) + 1, "image_id": image["id"],
                                 "caption": f"A photo number {image['id']} with caption {n}."})
-    bad = {0: "", 1: " \t ", 2: "NONUTF8", 3: " ".join(["word"] * 500)}
+    bad = {0: "", 1: " \t ", 2: "NONUTF8", 3: " ".join(["word"] * 500),
+           5: "\u0000\u0007\u001b\u007f"}  # on the second image: the first keeps one caption
     for k, caption in bad.items():
         annotations[k]["caption"] = caption
+    annotations.append(dict(annotations[6], caption="A second caption under a used id."))
     text = json.dumps({"images": images, "annotations": annotations}).encode()
     text = text.replace(b"NONUTF8", b"caf\xe9 \xff sign")
     (root / "captions.json").write_bytes(text)
@@ -79,9 +82,12 @@ def test_bad_items_are_skipped_and_counted_good_items_all_there(bad_folder, tmp_
         for reason, info in split["skipped"].items():
             skipped[reason] = skipped.get(reason, 0) + info["count"]
     assert skipped == {"image_undecodable": 1, "image_empty": 1, "image_missing": 1,
-                       "caption_empty": 2, "caption_not_utf8": 1, "caption_too_long": 1}
+                       "caption_empty": 2, "caption_not_utf8": 1, "caption_too_long": 1,
+                       "caption_not_printable": 1}
+    assert {reason: info["count"] for reason, info in summary["skipped_while_reading"].items()} == {
+        "annotation_duplicate_id": 1}
     assert sum(s["images"] for s in splits) == GOOD_IMAGES + 2  # the RGBA PNG and CMYK JPEG stay
-    assert sum(s["captions"] for s in splits) == (GOOD_IMAGES + 2) * 5 - 4
+    assert sum(s["captions"] for s in splits) == (GOOD_IMAGES + 2) * 5 - 5
     assert "image_missing" in result.stdout and "caption_not_utf8" in result.stdout
 
 

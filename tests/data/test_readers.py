@@ -90,6 +90,35 @@ def test_coco_keeps_uncaptioned_images_and_counts_orphan_captions(tmp_path):
     assert dict(skips.counts) == {"caption_without_image": 1, "malformed_annotation_entry": 1}
 
 
+_REPEATED_IDS = {
+    "images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+    "annotations": [{"id": 11, "image_id": 1, "caption": "the first with id 11"},
+                    {"id": 12, "image_id": 2, "caption": "the only with id 12"},
+                    {"id": 11, "image_id": 2, "caption": "a second with id 11"},
+                    {"id": 11, "image_id": 1, "caption": "a third with id 11"}]}
+
+
+def test_coco_keeps_the_first_annotation_of_a_repeated_id_and_counts_the_others(tmp_path):
+    path = _write_json(tmp_path / "captions.json", _REPEATED_IDS)
+    skips = SkipCounter()
+    examples = read_coco_captions(path, str(tmp_path), skips=skips)
+    assert [(example.image_id, example.captions) for example in examples] == [
+        (1, ("the first with id 11",)), (2, ("the only with id 12",))]
+    assert dict(skips.counts) == {"annotation_duplicate_id": 2}
+    assert skips.examples["annotation_duplicate_id"] == [
+        "annotation 11: 'a second with id 11'", "annotation 11: 'a third with id 11'"]
+
+
+def test_text_only_captions_keep_the_first_annotation_of_a_repeated_id(tmp_path):
+    from caption_aug.training import lm_trainer  # the LM's reader of a COCO JSON without images
+    path = _write_json(tmp_path / "captions.json", _REPEATED_IDS)
+    skips = SkipCounter()
+    examples = lm_trainer.read_text_only_captions(path, 50, skips)
+    assert sorted((example.image_id, example.captions) for example in examples) == [
+        (1, ("the first with id 11",)), (2, ("the only with id 12",))]
+    assert dict(skips.counts) == {"annotation_duplicate_id": 2}
+
+
 def test_coco_non_utf8_caption_survives_without_sinking_the_file(tmp_path, sample):
     (image, captions), (other_image, other_captions) = sample[:2]
     data = {"images": [image, other_image],

@@ -16,11 +16,12 @@ def read_coco_captions(annotations_path: str, image_dir: str,
     """One Example per image of the JSON, in file order, with its captions in annotation-id order.
 
     image_id is the COCO id and image is `image_dir/file_name`. An image without captions is kept
-    (validation counts it); a caption whose image is not listed counts as "caption_without_image".
+    (validation counts it); a caption whose image is not listed counts as "caption_without_image",
+    and one whose annotation id an earlier annotation had as "annotation_duplicate_id".
     """
     common.require_dir(image_dir)
-    coco = _index(annotations_path)
     with common.reporting_skips(annotations_path, skips) as skips:
+        coco = _index(annotations_path, skips)
         for image_id in sorted(coco.imgToAnns.keys() - coco.imgs.keys()):
             for ann in coco.imgToAnns[image_id]:
                 skips.skip("caption_without_image", f"annotation {ann['id']} -> image {image_id}")
@@ -37,10 +38,13 @@ def read_coco_captions(annotations_path: str, image_dir: str,
     return examples
 
 
-def _index(annotations_path: str) -> COCO:
-    """A pycocotools index over the JSON, read via `read_text` so bad caption bytes survive."""
+def _index(annotations_path: str, skips: SkipCounter) -> COCO:
+    """A pycocotools index over the JSON, read via `read_text` so bad caption bytes survive; of
+    annotations sharing an id only the first is indexed (the others are counted)."""
     dataset = common.load_json(annotations_path)
     common.json_list(dataset, "images", annotations_path)
+    if isinstance(dataset.get("annotations"), list):
+        dataset["annotations"] = common.first_of_each_id(dataset["annotations"], skips)
     coco = COCO()
     coco.dataset = dataset
     try:

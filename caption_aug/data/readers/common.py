@@ -13,6 +13,7 @@ from caption_aug.data.text_io import read_text
 
 MALFORMED_ENTRY = "malformed_annotation_entry"
 MALFORMED_LINE = "malformed_annotation_line"
+DUPLICATE_ID = "annotation_duplicate_id"
 
 
 def require_dir(path: str) -> None:
@@ -59,6 +60,23 @@ def raw_captions(entries: Iterable, key: str, skips: SkipCounter, where: str) ->
         else:
             skips.skip(MALFORMED_ENTRY, where)
     return tuple(captions)
+
+
+def first_of_each_id(annotations: list, skips: SkipCounter) -> list:
+    """The annotations in order, without any whose `id` an earlier one had (each such repeat is
+    counted as "annotation_duplicate_id"); entries without a number or string id pass through."""
+    seen, kept = set(), []
+    for ann in annotations:
+        ann_id = ann.get("id") if isinstance(ann, dict) else None
+        if isinstance(ann_id, (int, str)) and not isinstance(ann_id, bool):
+            if ann_id in seen:
+                caption = ann.get("caption")
+                skips.skip(DUPLICATE_ID, f"annotation {ann_id}"
+                           + (f": {caption[:60]!r}" if isinstance(caption, str) else ""))
+                continue
+            seen.add(ann_id)
+        kept.append(ann)
+    return kept
 
 
 @contextlib.contextmanager
