@@ -64,7 +64,7 @@ def time_train_step(case, jit, steps):
     keras.utils.set_random_seed(0)
     model_config = captioner_config(backbone, channels, encoded, dims, jit)
     model = build_captioner(model_config, vocab, size)
-    trainer = CaptionerTrainer(model_config, model)
+    trainer = CaptionerTrainer(model_config, model, max_consecutive_skips=20)
     data = {"image": tf.random.normal([batch, size, size, channels]),
             "token_ids": tf.random.uniform([batch, length + 1], 2, vocab, tf.int32),
             "padding_mask": tf.ones([batch, length + 1], tf.bool)}

@@ -27,7 +27,7 @@ def main(_):
     config = shapes.get_config()
     with tempfile.TemporaryDirectory() as workdir:
         trainer = encoder_trainer.EncoderTrainer(config, prepare.prepare(config, workdir), workdir)
-        batches = list(trainer.train_dataset().take(_STEPS.value + 3))
+        batches = list(trainer.train_batches(0).take(_STEPS.value + 3))
         for batch in batches[:3]:
             trainer.train_step(batch)
         start, pairs = time.perf_counter(), 0

@@ -37,7 +37,7 @@ def iterations_per_second(size: int, workdir: str, iterations: int) -> dict:
     config.pipeline.gan_image_size = size
     data = prepare.prepare(config, workdir)
     models = gan_trainer.build_models(config.gan, size, data.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batches = iter(gan_trainer.training_batches(data.splits["train"], data.tokenizer, config, size))
     trainer.train_iteration(batches)   # traces both steps
     start = time.perf_counter()

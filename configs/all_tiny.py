@@ -13,7 +13,7 @@ def get_config():
     config.pipeline.encoder_image_size = 32
     lm = config.lm
     lm.num_layers, lm.num_heads, lm.hidden_dim, lm.intermediate_dim = 1, 2, 32, 64
-    lm.epochs = 1
+    lm.epochs = 2
     lm.log_every_steps = 10
     gen = lm.generation
     gen.batch_size, gen.num_eval_prompts, gen.num_table_rows = 16, 32, 4
@@ -21,10 +21,12 @@ def get_config():
     enc.token_embedding_dim, enc.rnn_units, enc.epochs, enc.log_every_steps = 16, 16, 1, 10
     gan = config.gan
     gan.generator_channels, gan.discriminator_channels, gan.batch_size = 8, 4, 16
-    gan.iterations, gan.generator_steps, gan.summary_every, gan.checkpoint_every = 2, 2, 1, 1
+    gan.iterations, gan.generator_steps, gan.summary_every, gan.checkpoint_every = 4, 2, 2, 1
     gan.sample_captions, gan.samples_per_caption = 4, 2
     config.attribute_classifier.steps = 20
     config.captioner.epochs = 1
+    for stage in (lm, enc, config.captioner):  # mid-epoch checkpoints (30 steps an epoch)
+        stage.checkpoint_every_steps = 8
     config.captioner.eval_beam_sizes = (1, 3)
     joint = config.joint
     joint.iterations, joint.synthetic_batch_size, joint.log_every, joint.checkpoint_every = 3, 4, 1, 1

@@ -25,6 +25,8 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
 from caption_aug.models.captioner import build_captioner, caption_loss, teacher_forcing
 from caption_aug.training import checkpoints
+from caption_aug.training import epochs
+from caption_aug.training import guard as guard_lib
 from caption_aug.training import summaries
 from caption_aug.training.plateau import Plateau
 
@@ -32,12 +34,22 @@ STAGE = captioner_eval.STAGE
 _NUM_SAMPLE_CAPTIONS = 8
 
 
-class CaptionerTrainer:
-    """The captioner, its two optimisers and its compiled train / validation steps."""
+_TRAIN_METRICS = ("loss", "cross_entropy", "attention_penalty")
 
-    def __init__(self, cfg, model):
+
+class CaptionerTrainer:
+    """The captioner, its two optimisers, its non-finite guard and its compiled train /
+    validation steps."""
+
+    def __init__(self, cfg, model, max_consecutive_skips: int):
         self.cfg = cfg
         self.model = model
+        self.guard = guard_lib.NonFiniteGuard(STAGE, max_consecutive_skips,
+                                              "captioner.decoder_lr / captioner.encoder_lr")
+        # This epoch's sums of _TRAIN_METRICS over its applied steps, then the number of those
+        # steps; checkpointed, so a mid-epoch resume keeps them.
+        self.epoch_sums = tf.Variable(tf.zeros([len(_TRAIN_METRICS) + 1], tf.float64),
+                                      trainable=False, name="epoch_sums")
         self.encoder_variables = model.encoder.trainable_variables
         self.decoder_variables = model.decoder.trainable_variables
         self.encoder_optimizer = keras.optimizers.Adam(cfg.encoder_lr, name="encoder_adam")
@@ -54,17 +66,25 @@ class CaptionerTrainer:
         return caption_loss(out["logits"], targets, target_mask, out["alphas"], self.cfg.alpha_c)
 
     def _train_step(self, batch):
+        """One guarded step: a skipped one leaves batch-norm statistics and dropout seeds too."""
+        state = self.model.non_trainable_variables
+        before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             loss = self._losses(batch, training=True)
         variables = self.encoder_variables + self.decoder_variables
         clip = self.cfg.grad_clip_value
-        gradients = [tf.clip_by_value(g, -clip, clip)
-                     for g in tape.gradient(loss.total, variables)]
+        raw_gradients = tape.gradient(loss.total, variables)
+        gradients = [tf.clip_by_value(g, -clip, clip) for g in raw_gradients]
         split = len(self.encoder_variables)
-        if split:
-            self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
-        self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
-        return {"loss": loss.total, "cross_entropy": loss.cross_entropy,
+
+        def updates():
+            if split:
+                self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
+            self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
+
+        applied = self.guard.apply(loss.total, raw_gradients, updates,  # clipping hides NaNs
+                                   lambda: guard_lib.restore(state, before))
+        return {"applied": applied, "loss": loss.total, "cross_entropy": loss.cross_entropy,
                 "attention_penalty": loss.attention_penalty}
 
     def _validation_step(self, batch):
@@ -91,12 +111,12 @@ class CaptionerTrainer:
 
 
 def train_batches(config, prepared, tokens, images, epoch: int) -> tf.data.Dataset:
-    """One epoch of shuffled training batches (seeded by the run's seed and the epoch, so a
-    resumed run sees the same order as an uninterrupted one)."""
+    """One epoch of shuffled training batches, in an order fixed by (seed, epoch)."""
     dataset = pipelines.captioner_dataset(
         prepared.splits["train"], tokens, images, prepared.tokenizer.pad_id,
         config.pipeline.batch_size, config.pipeline.bucket_boundaries,
-        config.pipeline.captioner_normalization, training=True, seed=config.seed * 1000 + epoch)
+        config.pipeline.captioner_normalization, training=True,
+        seed=epochs.epoch_seed(config.seed, epoch))
     steps = config.captioner.steps_per_epoch
     return dataset.take(steps) if steps else dataset
 
@@ -135,20 +155,22 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
                                              config.pipeline.captioner_normalization)
 
     model = build_captioner(cfg, tok.vocabulary_size, config.pipeline.captioner_image_size)
-    trainer = CaptionerTrainer(cfg, model)
+    trainer = CaptionerTrainer(cfg, model, config.max_consecutive_skips)
     generator = captioner_eval.CaptionGenerator(model, tok, captioner_eval.decode_length(config),
                                                 cfg.beam_search_jit_compile)
-    epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    step_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    position = epochs.EpochPosition()
     plateau = Plateau(cfg.lr_decay_patience, cfg.early_stopping_patience)
     ckpt = checkpoints.StageCheckpoints(
         stage_dir, state=dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
-                              decoder_optimizer=trainer.decoder_optimizer, epoch=epoch_counter,
-                              step=step_counter, **plateau.trackables()),
+                              decoder_optimizer=trainer.decoder_optimizer,
+                              epoch_sums=trainer.epoch_sums, **position.trackables(),
+                              **trainer.guard.trackables(), **plateau.trackables()),
         best=dict(model=model))
     resumed = ckpt.restore_latest()
     history_path = os.path.join(stage_dir, "training.json")
     history = _read_json(history_path, {"epochs": [], "train_seconds": 0.0})
+    # Epochs recorded after the checkpoint a kill went back to are run again.
+    history["epochs"] = [e for e in history["epochs"] if e["epoch"] <= position.epochs_done]
     writer = summaries.stage_writer(workdir, STAGE)
     logging.info("captioner: %d trainable weights (%d in the encoder), vocabulary %d",
                  sum(int(np.prod(v.shape)) for v in model.trainable_variables),
@@ -156,42 +178,48 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     if not resumed:  # the untrained model's validation loss: where the curve starts
         history["initial_validation"] = trainer.validation_loss(validation_batches)
         summaries.write_scalars(writer, history["initial_validation"], 0, "validation")
+        _write_json(history_path, history)
 
-    while int(epoch_counter) < cfg.epochs:
+    while position.epochs_done < cfg.epochs:
         if plateau.should_stop:
             logging.info("early stop: %d epochs without validation BLEU-4 gain",
                          int(plateau.epochs_since_improvement))
-            history["early_stopped_after_epoch"] = int(epoch_counter)
+            history["early_stopped_after_epoch"] = position.epochs_done
             break
-        epoch = int(epoch_counter) + 1
+        epoch = position.epochs_done + 1
         start = time.perf_counter()
-        train_metrics = _train_epoch(trainer, train_batches(config, prepared, train_tokens,
-                                                            train_images, epoch),
-                                     step_counter, writer, cfg.log_every_steps, epoch)
+        train_metrics = _train_epoch(
+            trainer, train_batches(config, prepared, train_tokens, train_images, epoch), position,
+            writer, cfg, lambda: ckpt.save_latest(position.steps_done), epoch)
         train_seconds = time.perf_counter() - start
-        step = int(step_counter)
+        step = position.steps_done
         validation = trainer.validation_loss(validation_batches)
         generated = captioner_eval.generate_split(
             generator, validation_eval, cfg.validation_beam_size, cfg.validation_images,
             keep=max(_NUM_SAMPLE_CAPTIONS, cfg.num_attention_maps))
         bleu = captioner_eval.score(generated, validation_split)
-        improved, decay = plateau.update(bleu["Bleu_4"])
+        # An epoch whose validation figures are not finite is never the best one.
+        selectable = bool(np.isfinite(bleu["Bleu_4"]) and np.isfinite(validation["loss"]))
+        improved, decay = plateau.update(bleu["Bleu_4"] if selectable else float("-inf"))
         if decay:
             trainer.decay_learning_rates(cfg.lr_decay_factor)
             logging.info("learning rates decayed to %s", trainer.learning_rates())
-        epoch_counter.assign(epoch)
+        position.epoch_done()
+        trainer.epoch_sums.assign(tf.zeros_like(trainer.epoch_sums))
         entry = {"epoch": epoch, "step": step, "train": train_metrics,
                  "validation": {**validation, **{k: v for k, v in bleu.items() if k != "semantic"}},
                  "semantic": bleu.get("semantic"), "learning_rates": trainer.learning_rates(),
-                 "train_seconds": train_seconds, "improved": improved}
+                 "train_seconds": train_seconds, "improved": improved,
+                 "skipped_steps": trainer.guard.skipped_steps}
         history["epochs"].append(entry)
         history["train_seconds"] += train_seconds
         history["best_bleu_4"] = float(plateau.best)
+        history["skipped_steps"] = trainer.guard.skipped_steps
         _log_epoch(writer, entry, generated, tok, config, step)
+        _write_json(history_path, history)
         if improved:
             ckpt.save_best(step)
         ckpt.save_latest(step)
-        _write_json(history_path, history)
         logging.info("epoch %d: train loss %.4f, validation loss %.4f, BLEU-4 %.4f%s (%.0f s)",
                      epoch, train_metrics["loss"], validation["loss"], bleu["Bleu_4"],
                      " (best)" if improved else "", train_seconds)
@@ -199,23 +227,30 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     return history
 
 
-def _train_epoch(trainer, dataset, step_counter, writer, log_every: int, epoch: int) -> dict:
-    """Runs one epoch of train steps; returns mean losses; logs every `log_every` steps."""
-    sums, count = {}, 0
-    for batch in dataset:
+def _train_epoch(trainer, dataset, position, writer, cfg, save, epoch: int) -> dict:
+    """Runs the rest of one epoch's train steps (`save()` every `cfg.checkpoint_every_steps`);
+    returns the epoch's mean losses; logs every `cfg.log_every_steps` steps."""
+    for batch in position.rest_of_epoch(dataset):
         metrics = trainer.train_step(batch)
-        step_counter.assign_add(1)
-        count += 1
-        for key, value in metrics.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        step = int(step_counter)
-        if step % log_every == 0:
-            summaries.write_scalars(writer, {k: float(v) for k, v in metrics.items()}, step, "train")
+        applied = bool(metrics.pop("applied"))
+        trainer.guard.check()
+        position.batch_done()
+        if applied:
+            trainer.epoch_sums.assign_add([float(metrics[key]) for key in _TRAIN_METRICS] + [1.0])
+        step = position.steps_done
+        if step % cfg.log_every_steps == 0:
+            summaries.write_scalars(writer, {**{k: float(v) for k, v in metrics.items()},
+                                             "skipped_steps": trainer.guard.skipped_steps},
+                                    step, "train")
             logging.info("epoch %d step %d: loss %.4f", epoch, step, float(metrics["loss"]))
-    if not count:
+        if step % cfg.checkpoint_every_steps == 0:
+            save()
+    if not int(position.step_in_epoch.numpy()):
         raise ValueError("no training batch: the train split has fewer captions than "
                          "pipeline.batch_size")
-    return {key: value / count for key, value in sums.items()}
+    sums = trainer.epoch_sums.numpy()
+    return {key: float(sums[k] / sums[-1]) if sums[-1] else float("nan")  # nan: all skipped
+            for k, key in enumerate(_TRAIN_METRICS)}
 
 
 def _log_epoch(writer, entry, generated, tok, config, step) -> None:

@@ -1,15 +1,97 @@
-"""Checkpoints of a training stage: the latest full state (to resume) and the best weights so far.
+"""Checkpoints of a training stage, built one way for every stage.
 
-`WORKDIR/<stage>/latest/` holds everything a rerun needs to continue (model, optimisers, counters);
-`WORKDIR/<stage>/best/` holds the objects that scored best on the stage's selection metric. Both are
-`tf.train.Checkpoint`s, which track Keras 3 models, optimisers and tf.Variables on TensorFlow.
+A stage names what it saves as a dict (nested dicts become nested checkpoints); `checkpoint_of`
+adds the Keras seed-generator states of every model in it, which `tf.train.Checkpoint` does not
+reach (without them a resumed run draws other dropout masks than an uninterrupted one), and
+`Checkpointer.save` refuses to write a non-finite variable. The captioner keeps two
+(`StageCheckpoints`): `latest/` to resume and `best/` by its selection metric.
 """
 
 import os
 from typing import Optional
 
+import keras
+import numpy as np
 import tensorflow as tf
 from absl import logging
+
+SEED_STATES = "seed_states"
+
+
+def seed_states(model) -> list:
+    """The state variables of the Keras seed generators (dropout and the like) of `model`."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+
+
+def checkpoint_of(objects: dict) -> tf.train.Checkpoint:
+    """`objects` as a tf.train.Checkpoint, nested dicts as nested checkpoints, with the seed
+    states of the Keras layers among them under `seed_states`."""
+    children = {k: checkpoint_of(v) if isinstance(v, dict) else v for k, v in objects.items()}
+    seeds = [v for obj in objects.values() if isinstance(obj, keras.layers.Layer)
+             for v in seed_states(obj)]
+    if seeds:
+        children[SEED_STATES] = seeds
+    return tf.train.Checkpoint(**children)
+
+
+def _variables(obj, in_model: bool = False):
+    """(variable, whether it belongs to a Keras layer or optimiser) for everything in `obj`."""
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _variables(value)
+    elif isinstance(obj, (keras.Variable, tf.Variable)):
+        yield obj, in_model
+    elif hasattr(obj, "variables"):  # Keras layers, models and optimisers
+        for variable in obj.variables:
+            yield variable, True
+
+
+def non_finite_variables(objects: dict) -> list:
+    """Paths of the floating-point variables in `objects` that cannot be saved: a NaN anywhere,
+    an infinity in a model or optimiser (a stand-alone variable such as the best metric so far
+    may start at -inf)."""
+    bad = []
+    for variable, in_model in _variables(objects):
+        value = keras.ops.convert_to_numpy(variable)
+        if not np.issubdtype(value.dtype, np.floating):
+            continue
+        if np.isnan(value).any() or (in_model and not np.isfinite(value).all()):
+            bad.append(getattr(variable, "path", variable.name))
+    return bad
+
+
+class Checkpointer:
+    """Saves and restores one stage's `objects` under `directory` (the last `max_to_keep`)."""
+
+    def __init__(self, directory: str, objects: dict, max_to_keep: int = 2):
+        self.directory = directory
+        self.objects = objects
+        self.checkpoint = checkpoint_of(objects)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
+                                                  max_to_keep=max_to_keep)
+
+    def restore(self) -> bool:
+        """Restores the latest save if there is one; True when it did."""
+        path = self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+            logging.info("resumed from %s", path)
+        return bool(path)
+
+    def save(self, number: Optional[int] = None) -> str:
+        """Writes a checkpoint; raises ValueError instead when a variable is not finite."""
+        bad = non_finite_variables(self.objects)
+        if bad:
+            raise ValueError(f"not checkpointing {self.directory}: {len(bad)} variables hold NaN "
+                             f"or infinity (first: {bad[0]})")
+        return self.manager.save(checkpoint_number=number)
+
+
+def resume_or_start(directory: str, objects: dict, max_to_keep: int = 2) -> Checkpointer:
+    """A Checkpointer of `objects` under `directory`, after restoring its latest save if any."""
+    checkpointer = Checkpointer(directory, objects, max_to_keep)
+    checkpointer.restore()
+    return checkpointer
 
 
 class StageCheckpoints:
@@ -17,34 +99,23 @@ class StageCheckpoints:
 
     def __init__(self, stage_dir: str, state: dict, best: dict):
         self.stage_dir = stage_dir
-        self._latest = tf.train.CheckpointManager(
-            tf.train.Checkpoint(**state), os.path.join(stage_dir, "latest"), max_to_keep=1)
-        self._best = tf.train.CheckpointManager(
-            tf.train.Checkpoint(**best), os.path.join(stage_dir, "best"), max_to_keep=1)
+        self._latest = Checkpointer(os.path.join(stage_dir, "latest"), state, max_to_keep=1)
+        self._best = Checkpointer(os.path.join(stage_dir, "best"), best, max_to_keep=1)
 
     def restore_latest(self) -> bool:
-        """Restores the latest state if there is one; True when it resumed."""
-        path = self._latest.latest_checkpoint
-        if path:
-            self._latest.checkpoint.restore(path).assert_existing_objects_matched()
-            logging.info("resumed from %s", path)
-        return bool(path)
+        return self._latest.restore()
 
     def save_latest(self, step: int) -> str:
-        return self._latest.save(checkpoint_number=step)
+        return self._latest.save(step)
 
     def save_best(self, step: int) -> str:
-        return self._best.save(checkpoint_number=step)
+        return self._best.save(step)
 
 
-def resume_or_start(checkpoint: tf.train.Checkpoint, directory: str,
-                    max_to_keep: int = 2) -> tf.train.CheckpointManager:
-    """A manager saving `checkpoint` under `directory`, after restoring its latest save if any."""
-    manager = tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("resumed from %s", manager.latest_checkpoint)
-    return manager
+def restore_into(path: str, objects: dict) -> None:
+    """Loads the parts of the checkpoint at `path` that `objects` name (built as the stage built
+    it, so seed states come along)."""
+    checkpoint_of(objects).restore(path).expect_partial().assert_existing_objects_matched()
 
 
 def restore_best(stage_dir: str, **objects) -> str:
@@ -54,7 +125,7 @@ def restore_best(stage_dir: str, **objects) -> str:
     if not path:
         raise FileNotFoundError(f"no trained checkpoint in {os.path.join(stage_dir, 'best')}: "
                                 "run the stage's training mode with this workdir first")
-    tf.train.Checkpoint(**objects).restore(path).expect_partial().assert_existing_objects_matched()
+    restore_into(path, objects)
     return path
 
 

@@ -1,8 +1,8 @@
 """`--mode=train_encoder`: trains the sentence encoder (joint image/text embedding) with the
 symmetric batch-contrastive loss and reports validation retrieval recall@1/5 both ways.
 
-Writes under the workdir: `encoder/checkpoints/` (encoder, optimizer, epoch; a rerun resumes at
-the last finished epoch), `encoder/metrics.json`, and TensorBoard scalars under
+Writes under the workdir: `encoder/checkpoints/` (encoder, optimizer, position; a rerun resumes at
+the next batch), `encoder/metrics.json`, and TensorBoard scalars under
 `tensorboard/encoder/`. Later stages get the frozen encoder from `load_trained_encoder`.
 """
 
@@ -19,6 +19,9 @@ from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
 from caption_aug.training import checkpoints
+from caption_aug.training import epochs
+from caption_aug.training import guard as guard_lib
+from caption_aug.training import summaries
 
 STAGE = "encoder"
 
@@ -37,10 +40,13 @@ class EncoderTrainer:
                                                                tok.vocabulary_size, size)
         self.optimizer = keras.optimizers.Adam(config.encoder.learning_rate)
         self.optimizer.build(self.encoder.trainable_variables)
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.manager = checkpoints.resume_or_start(
-            tf.train.Checkpoint(encoder=self.encoder, optimizer=self.optimizer, epoch=self.epoch),
-            os.path.join(self.directory, "checkpoints"))
+        self.position = epochs.EpochPosition()
+        self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
+                                              "encoder.learning_rate")
+        self.checkpointer = checkpoints.resume_or_start(
+            os.path.join(self.directory, "checkpoints"),
+            dict(encoder=self.encoder, optimizer=self.optimizer, **self.position.trackables(),
+                 **self.guard.trackables()))
         self.tokens = {name: pipelines.frame_tokens(split.caption_tokens, tok,
                                                     config.data.max_caption_tokens)
                        for name, split in data.splits.items()}
@@ -55,25 +61,33 @@ class EncoderTrainer:
         self.train_step = tf.function(self._train_step, input_signature=[spec])
 
     def _train_step(self, batch):
+        """One guarded step: a skipped one leaves batch-norm statistics untouched too."""
+        variables = self.encoder.trainable_variables
+        state = self.encoder.non_trainable_variables
+        before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             out = self.encoder({"image": batch["image"], "token_ids": batch["token_ids"],
                                 "padding_mask": batch["padding_mask"]}, training=True)
             loss = sentence_encoder.contrastive_loss(
                 out["image_embedding"], out["text_embedding"], batch["image_index"],
                 self.config.encoder.temperature)
-        gradients = tape.gradient(loss, self.encoder.trainable_variables)
-        self.optimizer.apply(gradients, self.encoder.trainable_variables)
+        gradients = tape.gradient(loss, variables)
+        self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
+                         lambda: guard_lib.restore(state, before))
         return loss
 
-    def train_dataset(self) -> tf.data.Dataset:
+    def train_batches(self, epoch: int) -> tf.data.Dataset:
+        """One epoch's training batches, in an order fixed by (seed, epoch)."""
         config = self.config
         dataset = pipelines.matching_dataset(
             self.data.splits["train"], self.tokens["train"], self.images["train"],
             self.data.tokenizer.pad_id, config.data.max_caption_tokens,
             config.pipeline.batch_size, config.encoder.image_normalization, training=True,
-            seed=config.seed)
+            seed=epochs.epoch_seed(config.seed, epoch))
         keys = ("image", "token_ids", "padding_mask", "image_index")
-        return dataset.map(lambda b: {k: b[k] for k in keys})
+        dataset = dataset.map(lambda b: {k: b[k] for k in keys})
+        steps = config.encoder.steps_per_epoch
+        return dataset.take(steps) if steps else dataset
 
     def evaluate(self) -> dict:
         """Validation recall@1/5 both ways (and chance levels)."""
@@ -85,18 +99,20 @@ class EncoderTrainer:
             config.pipeline.bucket_boundaries)
 
     def train(self, writer) -> None:
-        """Runs the remaining epochs; validation retrieval and a checkpoint after each."""
+        """Runs the rest of the schedule (from mid-epoch after a resume); validation retrieval
+        after each epoch, a checkpoint every `encoder.checkpoint_every_steps` and at epoch end."""
         enc = self.config.encoder
-        dataset = self.train_dataset()
-        while int(self.epoch.numpy()) < enc.epochs:
-            epoch = int(self.epoch.numpy())
+        while self.position.epochs_done < enc.epochs:
+            epoch = self.position.epochs_done
             start, pairs = time.time(), 0
-            for step, batch in enumerate(dataset):
-                if enc.steps_per_epoch and step >= enc.steps_per_epoch:
-                    break
+            for batch in self.position.rest_of_epoch(self.train_batches(epoch)):
                 loss = self.train_step(batch)
+                self.guard.check()
+                self.position.batch_done()
                 pairs += int(batch["image_index"].shape[0])
-                iteration = int(self.optimizer.iterations.numpy())
+                iteration = self.position.steps_done
+                if iteration % enc.checkpoint_every_steps == 0:
+                    self.checkpointer.save()
                 if iteration % enc.log_every_steps == 0:
                     rate = pairs / (time.time() - start)
                     logging.info("encoder epoch %d step %d: loss %.4f, %.0f pairs/s", epoch + 1,
@@ -104,15 +120,16 @@ class EncoderTrainer:
                     with writer.as_default(step=iteration):
                         tf.summary.scalar("train/contrastive_loss", loss)
                         tf.summary.scalar("train/pairs_per_second", rate)
+                        tf.summary.scalar("train/skipped_steps", self.guard.skipped_steps)
             metrics = self.evaluate()
             logging.info("encoder epoch %d done (%.0f s): %s", epoch + 1, time.time() - start,
                          _format(metrics))
-            with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+            with writer.as_default(step=self.position.steps_done):
                 for key, value in metrics.items():
                     if not key.startswith("chance"):
                         tf.summary.scalar(f"validation/{key}", value)
-            self.epoch.assign_add(1)
-            self.manager.save()
+            self.position.epoch_done()
+            self.checkpointer.save()
 
 
 def _format(metrics: dict) -> str:
@@ -131,7 +148,7 @@ def load_trained_encoder(config, workdir: str, vocabulary_size: int
                                 "run --mode=train_encoder")
     encoder = sentence_encoder.build_sentence_encoder(
         config.encoder, vocabulary_size, config.pipeline.encoder_image_size)
-    tf.train.Checkpoint(encoder=encoder).restore(latest).expect_partial()
+    checkpoints.restore_into(latest, dict(encoder=encoder))
     encoder.trainable = False
     return encoder
 
@@ -140,9 +157,10 @@ def run_mode(config, workdir: str) -> dict:
     """`--mode=train_encoder`: train (or resume), evaluate retrieval, write and print metrics."""
     data = prepare.prepare(config, workdir)
     trainer = EncoderTrainer(config, data, workdir)
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+    writer = summaries.stage_writer(workdir, STAGE)
     trainer.train(writer)
-    metrics = {"epochs": int(trainer.epoch.numpy()), **trainer.evaluate()}
+    metrics = {"epochs": trainer.position.epochs_done,
+               "skipped_steps": trainer.guard.skipped_steps, **trainer.evaluate()}
     writer.flush()
     with open(os.path.join(trainer.directory, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

@@ -33,6 +33,7 @@ from caption_aug.models.stage2gan import generator as generator_lib
 from caption_aug.models.stage2gan import losses
 from caption_aug.training import checkpoints
 from caption_aug.training import encoder_trainer
+from caption_aug.training import guard as guard_lib
 
 STAGE = "gan"
 
@@ -85,16 +86,10 @@ def _state(model) -> tuple:
             [v.value for v in model.non_trainable_variables])
 
 
-def _all_finite(loss, grads) -> tf.Tensor:
-    checks = [tf.reduce_all(tf.math.is_finite(loss))]
-    checks += [tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
-    return tf.reduce_all(tf.stack(checks))
-
-
 class GanTrainer:
     """Models, optimisers and the two compiled update steps of the GAN game."""
 
-    def __init__(self, gan_config, models: GanModels, seed: int):
+    def __init__(self, gan_config, models: GanModels, seed: int, max_consecutive_skips: int):
         self.config = gan_config
         self.models = models
         self.generator_optimizer = _adam(gan_config.generator_lr, gan_config)
@@ -107,11 +102,12 @@ class GanTrainer:
             self.conditioning_optimizer.build(models.conditioning.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
-        self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_steps")
+        self.guard = guard_lib.NonFiniteGuard(
+            STAGE, max_consecutive_skips, "gan.generator_lr / gan.discriminator_lr")
         self.discriminator_step = tf.function(self._discriminator_step)
         self.generator_step = tf.function(self._generator_step)
 
-    def checkpoint(self) -> tf.train.Checkpoint:
+    def checkpoint_objects(self) -> dict:
         """Everything training changes (the frozen encoder has its own checkpoint)."""
         trained = dict(generator=self.models.generator, discriminator=self.models.discriminator,
                        generator_optimizer=self.generator_optimizer,
@@ -119,8 +115,8 @@ class GanTrainer:
         if self.trains_conditioning:
             trained.update(conditioning=self.models.conditioning,
                            conditioning_optimizer=self.conditioning_optimizer)
-        return tf.train.Checkpoint(**trained, noise=self.noise, iteration=self.iteration,
-                                   skipped=self.skipped)
+        return dict(**trained, noise=self.noise, iteration=self.iteration,
+                    **self.guard.trackables())
 
     def _sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise.normal([batch_size, self.config.noise_dim])
@@ -156,17 +152,14 @@ class GanTrainer:
             real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
             loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits)
         d_grads, cond_grads = tape.gradient(loss, (d_state[0], cond_vars))
-        finite = _all_finite(loss, d_grads + cond_grads)
 
         def apply():
             self.discriminator_optimizer.apply(d_grads, disc.trainable_variables)
             if self.trains_conditioning:
                 self.conditioning_optimizer.apply(cond_grads, cond_vars)
-            for variable, value in zip(disc.non_trainable_variables, d_state[1]):
-                variable.assign(value)
-            return tf.constant(0, tf.int64)
+            guard_lib.restore(disc.non_trainable_variables, d_state[1])
 
-        self.skipped.assign_add(tf.cond(finite, apply, lambda: tf.constant(1, tf.int64)))
+        self.guard.apply(loss, d_grads + cond_grads, apply)
         return {"discriminator_loss": loss, "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
                 "d_wrong": tf.reduce_mean(tf.sigmoid(wrong_logits)),
                 "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
@@ -192,22 +185,22 @@ class GanTrainer:
                                            tf.concat([embedding, right], axis=0), d_state)
             loss = losses.generator_loss(logits[:tf.shape(fake)[0]])
         grads = tape.gradient(loss, g_state[0])
-        finite = _all_finite(loss, grads)
 
         def apply():
             self.generator_optimizer.apply(grads, gen.trainable_variables)
-            for variable, value in zip(gen.non_trainable_variables, g_non_trainable):
-                variable.assign(value)
-            return tf.constant(0, tf.int64)
+            guard_lib.restore(gen.non_trainable_variables, g_non_trainable)
 
-        self.skipped.assign_add(tf.cond(finite, apply, lambda: tf.constant(1, tf.int64)))
+        self.guard.apply(loss, grads, apply)
         return {"generator_loss": loss}
 
     def train_iteration(self, batches) -> dict:
         """One discriminator update then `generator_steps` generator updates, from `batches`."""
         figures = {k: float(v) for k, v in self.discriminator_step(next(batches)).items()}
-        g_losses = [float(self.generator_step(next(batches))["generator_loss"])
-                    for _ in range(self.config.generator_steps)]
+        self.guard.check()
+        g_losses = []
+        for _ in range(self.config.generator_steps):
+            g_losses.append(float(self.generator_step(next(batches))["generator_loss"]))
+            self.guard.check()
         self.iteration.assign_add(1)
         figures["generator_loss"] = float(np.mean(g_losses))
         return figures
@@ -221,7 +214,8 @@ class GanTrainer:
 
 
 def training_batches(split, tok, config, image_size: int) -> tf.data.Dataset:
-    """Endless matching batches (image in [-1, 1], caption, mismatched caption)."""
+    """Endless matching batches (image in [-1, 1], caption, mismatched caption), in an order
+    fixed by the seed: `.skip(n)` gives what an uninterrupted run takes after n batches."""
     tokens = pipelines.frame_tokens(split.caption_tokens, tok, config.data.max_caption_tokens)
     images = pipelines.ImageLoader(split, image_size, config.data.cache_max_mb)
     return pipelines.matching_dataset(
@@ -345,11 +339,13 @@ def train(config, workdir: str, prepared) -> GanTrainer:
     models = build_models(gan, image_size, prepared.tokenizer.vocabulary_size, config.seed,
                           load_architecture(gan.derived_architecture),
                           load_conditioning(config, workdir, prepared.tokenizer.vocabulary_size))
-    trainer = GanTrainer(gan, models, config.seed)
-    manager = checkpoints.resume_or_start(trainer.checkpoint(),
-                                          os.path.join(workdir, STAGE, "checkpoints"))
+    trainer = GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
+    checkpointer = checkpoints.resume_or_start(os.path.join(workdir, STAGE, "checkpoints"),
+                                               trainer.checkpoint_objects())
     monitor = Monitor(workdir, trainer, validation, prepared.tokenizer, config)
-    batches = iter(training_batches(train_split, prepared.tokenizer, config, image_size))
+    batches_taken = int(trainer.iteration) * (1 + gan.generator_steps)
+    batches = iter(training_batches(train_split, prepared.tokenizer, config, image_size)
+                   .skip(batches_taken))
     logging.info("training the GAN on %d images (%dx%d), %s discriminator, %d iterations",
                  train_split.num_images, image_size, image_size,
                  "supernet" if models.discriminator.is_supernet else "derived", gan.iterations)
@@ -359,7 +355,7 @@ def train(config, workdir: str, prepared) -> GanTrainer:
         step = int(trainer.iteration)
         if step % gan.summary_every == 0 or step == gan.iterations:
             means = {k: float(np.mean([f[k] for f in period])) for k in period[0]}
-            means["skipped_steps"] = float(trainer.skipped.numpy())
+            means["skipped_steps"] = float(trainer.guard.skipped_steps)
             monitor.scalars(step, means)
             monitor.pictures(step)
             logging.info("GAN iteration %d/%d: %s (%.2f iterations/s)", step, gan.iterations,
@@ -367,7 +363,7 @@ def train(config, workdir: str, prepared) -> GanTrainer:
                          len(period) / (time.time() - started))
             period, started = [], time.time()
         if step % gan.checkpoint_every == 0 or step == gan.iterations:
-            manager.save(checkpoint_number=step)
+            checkpointer.save(step)
     return trainer
 
 
@@ -394,7 +390,7 @@ def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
         config.data.max_caption_tokens, config.gan.noise_dim, seed=config.seed)
     scores["classifier_real_accuracy"] = classifier.real_accuracy
     scores["iterations"] = int(trainer.iteration)
-    scores["skipped_steps"] = int(trainer.skipped.numpy())
+    scores["skipped_steps"] = trainer.guard.skipped_steps
     return scores
 
 
@@ -404,7 +400,8 @@ def run_mode(config, workdir: str) -> dict:
     prepared = prepare_lib.prepare(config, workdir)
     started = time.time()
     trainer = train(config, workdir, prepared)
-    metrics = {"training_seconds_this_run": round(time.time() - started, 1)}
+    metrics = {"training_seconds_this_run": round(time.time() - started, 1),
+               "skipped_steps": trainer.guard.skipped_steps}
     metrics["architecture"] = write_architecture(workdir, trainer.models.discriminator)
     if prepared.splits["test"].metadata is not None:
         metrics["conditional_accuracy"] = evaluate(config, workdir, prepared, trainer)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
+from caption_aug.training import guard as guard_lib
 from caption_aug.training import hypergradient
 from caption_aug.training import joint_problem
 
@@ -72,6 +73,14 @@ class JointStep:
             captioner_lr=config.captioner.decoder_lr, lm_lr=config.lm.learning_rate,
             generator_lr=config.gan.generator_lr, synthetic_weight=config.joint.synthetic_weight)
         self.gan_noise = tf.random.Generator.from_seed(config.seed + 4)
+        limit = config.max_consecutive_skips
+        self.guards = {  # the GAN updates go through the GAN trainer's own guard
+            "lm": guard_lib.NonFiniteGuard("joint_lm", limit, "lm.learning_rate"),
+            "captioner": guard_lib.NonFiniteGuard(
+                "joint_captioner", limit, "captioner.decoder_lr / captioner.encoder_lr"),
+            "hypergradient": guard_lib.NonFiniteGuard(  # its virtual steps use the stage rates
+                "joint_hypergradient", limit, "joint.epsilon_scale or the virtual steps' rates "
+                "(captioner.decoder_lr, lm.learning_rate, gan.generator_lr)")}
         jit = config.joint.jit_compile
         self._with = tf.function(lambda b: self._iteration(b, True), jit_compile=jit,
                                  reduce_retracing=True)
@@ -80,6 +89,16 @@ class JointStep:
 
     def __call__(self, batches: dict, with_hypergradient: bool) -> dict:
         return (self._with if with_hypergradient else self._without)(batches)
+
+    def check_guards(self) -> None:
+        """After an iteration: stops the run when one of its updates keeps being skipped."""
+        for guard in (*self.guards.values(), self.gan_trainer.guard):
+            guard.check()
+
+    def skipped_steps(self) -> dict:
+        """Skipped (non-finite) updates per part; the GAN's count includes its warm-up."""
+        return {**{name: guard.skipped_steps for name, guard in self.guards.items()},
+                "gan": self.gan_trainer.guard.skipped_steps}
 
     def weights(self) -> dict:
         """The variables the joint phase trains, by the design's names (W, G, E, F, A, B)."""
@@ -118,20 +137,29 @@ class JointStep:
         figures.update(self._gan_updates(batches["gan"]))
         figures.update(self._captioner_update(batches["real"], batches["synthetic"]))
         if with_hypergradient:
-            if joint.update_caption_weights:
-                self.optimizers.caption_weights.apply([grads.a], [self.weight_logits])
-            if joint.update_architecture:
-                self.optimizers.architecture.apply([grads.b], [self.models.discriminator.arch_weights])
+            self.guards["hypergradient"].apply(None, [grads.a, grads.b],
+                                               lambda: self._hyper_update(grads))
         return figures
+
+    def _hyper_update(self, grads) -> None:
+        """A <- A - opt(grad_A), B <- B - opt(grad_B), each unless frozen by its ablation."""
+        if self.config.joint.update_caption_weights:
+            self.optimizers.caption_weights.apply([grads.a], [self.weight_logits])
+        if self.config.joint.update_architecture:
+            self.optimizers.architecture.apply([grads.b], [self.models.discriminator.arch_weights])
 
     def _lm_update(self, batch):
         """G <- G - opt(grad_G sum_i a_i l_i(G)), A fixed: the LM trainer's own step."""
         lm = self.models.lm
+        state = lm.non_trainable_variables
+        before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             losses = caption_lm.batch_losses(lm, batch, training=True)
             loss = caption_lm.weighted_lm_loss(losses, self.weight_logits, batch["caption_index"])
-        self.optimizers.lm.apply(tape.gradient(loss, lm.trainable_variables),
-                                 lm.trainable_variables)
+        gradients = tape.gradient(loss, lm.trainable_variables)
+        self.guards["lm"].apply(
+            loss, gradients, lambda: self.optimizers.lm.apply(gradients, lm.trainable_variables),
+            lambda: guard_lib.restore(state, before))
         return {"lm/weighted_loss": loss, "lm/caption_loss": tf.reduce_mean(losses)}
 
     def _gan_updates(self, batches):
@@ -152,16 +180,23 @@ class JointStep:
         images, one_hots = tf.stop_gradient(images), tf.stop_gradient(one_hots)
         encoder_vars = m.captioner.encoder.trainable_variables
         decoder_vars = m.captioner.decoder.trainable_variables
+        state = m.captioner.non_trainable_variables
+        before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             real_loss = self._captioner_loss(real["image"], real["token_ids"], real["padding_mask"])
             synthetic_loss = self._captioner_loss(images, one_hots, synthetic["padding_mask"])
             loss = real_loss + self.config.joint.synthetic_weight * synthetic_loss
         clip = cap.grad_clip_value
-        grads = [tf.clip_by_value(g, -clip, clip)
-                 for g in tape.gradient(loss, encoder_vars + decoder_vars)]
-        if encoder_vars:
-            self.optimizers.captioner_encoder.apply(grads[:len(encoder_vars)], encoder_vars)
-        self.optimizers.captioner_decoder.apply(grads[len(encoder_vars):], decoder_vars)
+        raw_grads = tape.gradient(loss, encoder_vars + decoder_vars)
+        grads = [tf.clip_by_value(g, -clip, clip) for g in raw_grads]
+
+        def updates():
+            if encoder_vars:
+                self.optimizers.captioner_encoder.apply(grads[:len(encoder_vars)], encoder_vars)
+            self.optimizers.captioner_decoder.apply(grads[len(encoder_vars):], decoder_vars)
+
+        self.guards["captioner"].apply(loss, raw_grads, updates,
+                                       lambda: guard_lib.restore(state, before))
         return {"captioner/real_loss": real_loss, "captioner/synthetic_loss": synthetic_loss}
 
     def _captioner_loss(self, image, tokens, padding_mask):

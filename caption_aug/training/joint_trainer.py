@@ -38,7 +38,7 @@ class JointRun:
     step: joint_step_lib.JointStep
     sampler: synthetic_captions.CaptionSampler
     iteration: tf.Variable
-    manager: tf.train.CheckpointManager
+    checkpointer: checkpoints.Checkpointer
 
 
 def load_gan_trainer(config, workdir: str, vocabulary_size: int):
@@ -52,8 +52,8 @@ def load_gan_trainer(config, workdir: str, vocabulary_size: int):
         gan, config.pipeline.gan_image_size, vocabulary_size, config.seed,
         gan_trainer_lib.load_architecture(gan.derived_architecture),
         conditioning=gan_trainer_lib.load_conditioning(config, workdir, vocabulary_size))
-    trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed)
-    trainer.checkpoint().restore(latest).assert_existing_objects_matched()
+    trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
+    checkpoints.restore_into(latest, trainer.checkpoint_objects())
     return trainer
 
 
@@ -72,20 +72,21 @@ def load_warm_models(config, workdir: str, prepared):
 
 def build_run(config, workdir: str, prepared) -> JointRun:
     """The joint step over the warmed-up models, resumed from `joint/checkpoints` when there."""
+    keras.utils.set_random_seed(config.seed)  # what the models draw when built, per run
     models, weight_logits, gan = load_warm_models(config, workdir, prepared)
     optimizers = joint_step_lib.build_optimizers(config, models, weight_logits)
     step = joint_step_lib.JointStep(config, models, weight_logits, gan, optimizers)
     iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="joint_iteration")
-    checkpoint = tf.train.Checkpoint(
-        lm=models.lm, caption_weight_logits=weight_logits, gan=gan.checkpoint(),
+    checkpointer = checkpoints.resume_or_start(os.path.join(workdir, STAGE, "checkpoints"), dict(
+        lm=models.lm, caption_weight_logits=weight_logits, gan=gan.checkpoint_objects(),
         captioner=models.captioner, iteration=iteration, gan_noise=step.gan_noise,
+        guards={name: guard.trackables() for name, guard in step.guards.items()},
         **{f"{field.name}_optimizer": getattr(optimizers, field.name)
-           for field in dataclasses.fields(optimizers)})
-    manager = checkpoints.resume_or_start(checkpoint, os.path.join(workdir, STAGE, "checkpoints"))
+           for field in dataclasses.fields(optimizers)}))
     sampler = synthetic_captions.CaptionSampler(
         models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
         config.gan.noise_dim, config.seed)
-    return JointRun(step, sampler, iteration, manager)
+    return JointRun(step, sampler, iteration, checkpointer)
 
 
 def batch_streams(config, prepared, done_iterations: int) -> dict:
@@ -211,6 +212,7 @@ def train(config, workdir: str, prepared) -> tuple:
         started = time.time()
         batches = next_batches(streams, run.sampler, config, draw=step)
         figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
+        run.step.check_guards()
         figures["seconds_per_iteration"] = time.time() - started
         seconds["with_hypergradient" if with_hypergradient else "without_hypergradient"].append(
             figures["seconds_per_iteration"])
@@ -221,13 +223,14 @@ def train(config, workdir: str, prepared) -> tuple:
             logging.info("joint iteration %d/%d: %s", done, joint.iterations, ", ".join(
                 f"{k} {v:.4g}" for k, v in sorted(figures.items())))
         if done % joint.checkpoint_every == 0 or done == joint.iterations:
-            run.manager.save(checkpoint_number=done)
+            run.checkpointer.save(done)
     metrics = {
         "iterations": int(run.iteration),
         "caption_weights": caption_weight_report(
             keras.ops.convert_to_numpy(run.step.weight_logits), flat_captions,
             config.lm.generation.num_table_rows),
         "architecture": architecture_report(run.step.models.discriminator),
+        "skipped_steps": run.step.skipped_steps(),
         "seconds_per_iteration_this_run": {
             k: float(np.median(v)) for k, v in seconds.items() if v},
         "settings": {k: joint[k] for k in ("synthetic_weight", "hypergradient",

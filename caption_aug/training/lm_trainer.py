@@ -2,7 +2,7 @@
 evaluates it (held-out perplexity, generated-caption diversity/novelty/validity, example table).
 
 Writes under the workdir: `lm/checkpoints/` (model, optimizer, caption weight logits A, epoch;
-a rerun resumes at the last finished epoch), `lm/preset/` (the trained model as a keras-hub
+a rerun resumes at the next batch), `lm/preset/` (the trained model as a keras-hub
 preset, loadable through `config.lm.preset`), `lm/metrics.json`, `lm/examples.md`, and
 TensorBoard scalars and the example table under `tensorboard/lm/`.
 
@@ -32,8 +32,11 @@ from caption_aug.data.readers import common
 from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.text import normalize
-from caption_aug.training import checkpoints
 from caption_aug.text import tokenizer as tokenizer_lib
+from caption_aug.training import checkpoints
+from caption_aug.training import epochs
+from caption_aug.training import guard as guard_lib
+from caption_aug.training import summaries
 
 STAGE = "lm"
 
@@ -114,48 +117,62 @@ class LMTrainer:
             learning_rate=config.lm.learning_rate, weight_decay=config.lm.weight_decay,
             global_clipnorm=config.lm.gradient_clip_norm)
         self.optimizer.build(self.model.trainable_variables)
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        self.manager = checkpoints.resume_or_start(
-            tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                caption_weight_logits=self.weight_logits, epoch=self.epoch),
-            os.path.join(self.directory, "checkpoints"))
+        self.position = epochs.EpochPosition()
+        self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
+                                              "lm.learning_rate")
+        self.checkpointer = checkpoints.resume_or_start(
+            os.path.join(self.directory, "checkpoints"),
+            dict(model=self.model, optimizer=self.optimizer,
+                 caption_weight_logits=self.weight_logits, **self.position.trackables(),
+                 **self.guard.trackables()))
         spec = {"token_ids": tf.TensorSpec([None, None], tf.int32),
                 "padding_mask": tf.TensorSpec([None, None], tf.bool),
                 "caption_index": tf.TensorSpec([None], tf.int32)}
         self.train_step = tf.function(self._train_step, input_signature=[spec])
 
     def _train_step(self, batch):
-        """One step on sum_i a_i L_i; returns (weighted loss, mean L_i)."""
+        """One guarded step on sum_i a_i L_i; returns (weighted loss, mean L_i)."""
+        variables = self.model.trainable_variables
+        state = self.model.non_trainable_variables  # dropout seeds: untouched by a skipped step
+        before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             losses = caption_lm.batch_losses(self.model, batch, training=True)
             loss = caption_lm.weighted_lm_loss(losses, self.weight_logits, batch["caption_index"])
-        gradients = tape.gradient(loss, self.model.trainable_variables)
-        self.optimizer.apply(gradients, self.model.trainable_variables)
+        gradients = tape.gradient(loss, variables)
+        self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
+                         lambda: guard_lib.restore(state, before))
         return loss, tf.reduce_mean(losses)
 
-    def dataset(self, split: corpus.Split, training: bool) -> tf.data.Dataset:
+    def dataset(self, split: corpus.Split, training: bool, seed: int = 0) -> tf.data.Dataset:
         pipeline = self.config.pipeline
         tokens = pipelines.frame_tokens(split.caption_tokens, self.corpus.tokenizer,
                                         self.config.data.max_caption_tokens)
         return pipelines.lm_dataset(
             split, tokens, self.corpus.tokenizer.pad_id,
             pipeline.batch_size if training else pipeline.eval_batch_size,
-            pipeline.bucket_boundaries, training, self.config.seed)
+            pipeline.bucket_boundaries, training, seed)
+
+    def train_batches(self, epoch: int) -> tf.data.Dataset:
+        """One epoch's training batches, in an order fixed by (seed, epoch)."""
+        dataset = self.dataset(self.corpus.train, training=True,
+                               seed=epochs.epoch_seed(self.config.seed, epoch))
+        steps = self.config.lm.steps_per_epoch
+        return dataset.take(steps) if steps else dataset
 
     def train(self, writer) -> None:
-        """Runs the remaining epochs; validation perplexity and a checkpoint after each."""
+        """Runs the rest of the schedule (from mid-epoch after a resume); validation perplexity
+        after each epoch, a checkpoint every `lm.checkpoint_every_steps` steps and at epoch end."""
         lm = self.config.lm
-        train_data = self.dataset(self.corpus.train, training=True)
         validation_data = self.dataset(self.corpus.validation, training=False)
-        while int(self.epoch.numpy()) < lm.epochs:
-            epoch = int(self.epoch.numpy())
+        while self.position.epochs_done < lm.epochs:
+            epoch = self.position.epochs_done
             start, tokens = time.time(), 0
-            for step, batch in enumerate(train_data):
-                if lm.steps_per_epoch and step >= lm.steps_per_epoch:
-                    break
+            for batch in self.position.rest_of_epoch(self.train_batches(epoch)):
                 loss, mean_loss = self.train_step(batch)
+                self.guard.check()
+                self.position.batch_done()
                 tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
-                iteration = int(self.optimizer.iterations.numpy())
+                iteration = self.position.steps_done
                 if iteration % lm.log_every_steps == 0:
                     rate = tokens / (time.time() - start)
                     logging.info("lm epoch %d step %d: weighted loss %.4f, mean caption loss %.4f, "
@@ -164,13 +181,16 @@ class LMTrainer:
                         tf.summary.scalar("train/weighted_loss", loss)
                         tf.summary.scalar("train/caption_loss", mean_loss)
                         tf.summary.scalar("train/tokens_per_second", rate)
+                        tf.summary.scalar("train/skipped_steps", self.guard.skipped_steps)
+                if iteration % lm.checkpoint_every_steps == 0:
+                    self.checkpointer.save()
             validation_perplexity = lm_eval.perplexity(self.model, validation_data)
             logging.info("lm epoch %d done: validation perplexity %.3f (%.0f s)", epoch + 1,
                          validation_perplexity, time.time() - start)
-            with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+            with writer.as_default(step=self.position.steps_done):
                 tf.summary.scalar("validation/perplexity", validation_perplexity)
-            self.epoch.assign_add(1)
-            self.manager.save()
+            self.position.epoch_done()
+            self.checkpointer.save()
 
     def evaluate(self, writer) -> dict:
         """Validation perplexity, and metrics plus an example table of captions generated from
@@ -194,7 +214,8 @@ class LMTrainer:
                 self.model, self.dataset(self.corpus.validation, training=False)),
             "train_captions": len(train_captions),
             "validation_captions": len(self.corpus.validation.flat_captions),
-            "epochs": int(self.epoch.numpy()),
+            "epochs": self.position.epochs_done,
+            "skipped_steps": self.guard.skipped_steps,
             "sampler": gen.sampler, "num_beams": gen.num_beams,
             "generated_captions": len(generated),
             "generation_captions_per_second": len(generated) / generation_seconds,
@@ -204,7 +225,7 @@ class LMTrainer:
         table = lm_eval.example_table(prompts, generated[rows], originals[rows])
         metrics["examples"] = [{"prompt": p, "generated": g, "real": o}
                                for p, g, o in zip(prompts, generated[rows], originals[rows])]
-        with writer.as_default(step=int(self.optimizer.iterations.numpy())):
+        with writer.as_default(step=self.position.steps_done):
             for key, value in metrics.items():
                 if isinstance(value, float):
                     tf.summary.scalar(f"eval/{key}", value)
@@ -226,8 +247,7 @@ def load_trained_lm(config, workdir: str, vocabulary_size: int, num_train_captio
     model = caption_lm.build_caption_lm(config.lm, vocabulary_size)
     weight_logits = tf.Variable(tf.zeros([num_train_captions]), trainable=False,
                                 name="caption_weight_logits")
-    tf.train.Checkpoint(model=model, caption_weight_logits=weight_logits).restore(
-        latest).expect_partial()
+    checkpoints.restore_into(latest, dict(model=model, caption_weight_logits=weight_logits))
     return model, weight_logits
 
 
@@ -235,7 +255,7 @@ def run_mode(config, workdir: str) -> dict:
     """`--mode=train_lm`: train (or resume), save the preset, evaluate, print the summary."""
     lm_corpus = load_corpus(config, workdir)
     trainer = LMTrainer(config, lm_corpus, workdir)
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+    writer = summaries.stage_writer(workdir, STAGE)
     trainer.train(writer)
     trainer.model.save_to_preset(os.path.join(trainer.directory, "preset"))
     metrics = trainer.evaluate(writer)

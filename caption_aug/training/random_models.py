@@ -42,7 +42,8 @@ def build(config, vocabulary_size: int):
     gan_models = gan_trainer_lib.build_models(config.gan, config.pipeline.gan_image_size,
                                               vocabulary_size, config.seed,
                                               conditioning=conditioning)
-    gan = gan_trainer_lib.GanTrainer(config.gan, gan_models, config.seed)
+    gan = gan_trainer_lib.GanTrainer(config.gan, gan_models, config.seed,
+                                     config.max_consecutive_skips)
     captioner = build_captioner(config.captioner, vocabulary_size,
                                 config.pipeline.captioner_image_size)
     models = joint_problem.JointModels(

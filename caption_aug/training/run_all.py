@@ -11,7 +11,6 @@ import json
 import os
 import time
 
-import tensorflow as tf
 from absl import logging
 
 from caption_aug.data import prepare as prepare_lib
@@ -34,7 +33,7 @@ def load_joint_captioner(config, workdir: str, vocabulary_size: int):
     latest = checkpoints.latest_in(directory)
     if latest is None:
         raise FileNotFoundError(f"no joint checkpoint in {directory}: run --mode=joint")
-    tf.train.Checkpoint(captioner=model).restore(latest).expect_partial()
+    checkpoints.restore_into(latest, dict(captioner=model))
     return model
 
 

@@ -77,7 +77,7 @@ def test_xla_train_step_trains(tiny):
     cfg.jit_compile = True
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
-    trainer = captioner_trainer.CaptionerTrainer(cfg, model)
+    trainer = captioner_trainer.CaptionerTrainer(cfg, model, config.max_consecutive_skips)
     tokens = pipelines.frame_tokens(data.splits["train"].caption_tokens, data.tokenizer, 40)
     loader = pipelines.ImageLoader(data.splits["train"], config.pipeline.captioner_image_size, 64)
     batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, epoch=1)))

@@ -43,7 +43,7 @@ def test_short_run_beats_chance_and_resumes(tmp_path):
     assert not frozen.trainable_variables
     resumed = encoder_trainer.EncoderTrainer(config, encoder_trainer.prepare.prepare(
         config, workdir), workdir)
-    assert int(resumed.epoch.numpy()) == 5
+    assert resumed.position.epochs_done == 5
     for a, b in zip(frozen.weights, resumed.encoder.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     ids = tf.constant([[0, 5, 6, 0]], tf.int32)

@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from caption_aug import config_schema
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.models.stage2gan import architecture_from_json
+from caption_aug.training import checkpoints
 from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
 
@@ -110,19 +111,19 @@ def _batch(prepared, config):
 def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
     config = _config()
     models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batch = _batch(prepared, config)
     poisoned = dict(batch, image=np.full_like(batch["image"], np.nan))
     before = [v.numpy().copy() for v in models.discriminator.variables + models.generator.variables]
     assert not np.isfinite(float(trainer.discriminator_step(poisoned)["discriminator_loss"]))
     assert not np.isfinite(float(trainer.generator_step(poisoned)["generator_loss"]))
-    assert int(trainer.skipped.numpy()) == 2
+    assert trainer.guard.skipped_steps == 2
     after = [v.numpy() for v in models.discriminator.variables + models.generator.variables]
     for old, new in zip(before, after):
         np.testing.assert_array_equal(old, new)
     assert int(trainer.discriminator_optimizer.iterations.numpy()) == 0
     assert np.isfinite(float(trainer.discriminator_step(batch)["discriminator_loss"]))
-    assert int(trainer.skipped.numpy()) == 2
+    assert trainer.guard.skipped_steps == 2
     assert int(trainer.discriminator_optimizer.iterations.numpy()) == 1
 
 
@@ -135,7 +136,7 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
                                       architecture)
     assert not models.discriminator.is_supernet
     assert models.discriminator.derive()["architecture"] == architecture
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batches = iter(gan_trainer.training_batches(prepared.splits["train"], prepared.tokenizer,
                                                 config, SIZE))
     before = [v.numpy().copy() for v in models.discriminator.trainable_variables]
@@ -149,9 +150,9 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
 def test_resumed_run_restores_the_trained_generator(first_run, workdir, prepared):
     config = _config()
     models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     path = tf.train.latest_checkpoint(os.path.join(workdir, "gan", "checkpoints"))
-    trainer.checkpoint().restore(path).assert_existing_objects_matched()
+    checkpoints.restore_into(path, trainer.checkpoint_objects())
     fresh = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
     saved = dict(tf.train.list_variables(path))
     assert len([n for n in saved if n.startswith("generator/") and "OPTIMIZER" not in n]) == len(

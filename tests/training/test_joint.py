@@ -1,15 +1,14 @@
 """Stage 4 on real (tiny) models: `--mode=all` end to end, what one joint iteration changes, the
-hypergradient probes leaving every model untouched, resuming, and `--mode=synthesize`.
+hypergradient probes leaving every model untouched, and `--mode=synthesize` (step-exact resume
+is in test_resume.py).
 
-One `--mode=all` run of `configs/all_tiny.py` (a few minutes on 2 cores) makes the workdir the
-other tests start from; each copies it before changing anything.
+They start from the `all_run` fixture (tests/conftest.py): one `--mode=all` run of
+`configs/all_tiny.py`; each test copies its workdir before changing anything.
 """
 
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -23,24 +22,9 @@ from caption_aug.training import hypergradient
 from caption_aug.training import joint_trainer
 from caption_aug.training import synthesize
 from configs import all_tiny
-from tests.conftest import REPO_ROOT
+from tests.conftest import train_main
 
 pytestmark = pytest.mark.slow
-
-
-def _train_main(workdir, *flags):
-    return subprocess.run([sys.executable, "train_main.py", f"--workdir={workdir}",
-                           "--config=configs/all_tiny.py", *flags], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=1500)
-
-
-@pytest.fixture(scope="module")
-def all_run(tmp_path_factory):
-    """(workdir, stdout) of one whole default-mode run at test size."""
-    workdir = tmp_path_factory.mktemp("all") / "run"
-    result = _train_main(workdir)  # --mode=all is the default
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, result.stdout
 
 
 def _copy(workdir, tmp_path):
@@ -96,7 +80,7 @@ def test_tensorboard_shows_every_stage_the_caption_weights_and_softmax_b(all_run
 def test_rerun_of_a_finished_workdir_skips_every_phase(all_run, tmp_path):
     workdir = _copy(all_run[0], tmp_path)
     before = json.loads((workdir / "metrics.json").read_text())
-    result = _train_main(workdir)
+    result = train_main(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("already done") == len(before["phases"])
     assert json.loads((workdir / "metrics.json").read_text())["phases"] == before["phases"]
@@ -148,23 +132,6 @@ def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path)
     after = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
     for b, a in zip(before, after):
         assert not _changed(b, a)
-
-
-def test_killed_joint_phase_resumes_from_its_last_checkpoint(all_run, tmp_path):
-    """Two iterations, a new process, then the third: the same A as the three iterations the
-    `--mode=all` run made without a stop (batches, noise and synthetic draws follow the iteration,
-    optimiser states are in the checkpoint)."""
-    workdir = _copy(all_run[0], tmp_path)
-    shutil.rmtree(workdir / "joint")
-    for iterations in (2, 3):
-        result = _train_main(workdir, "--mode=joint", f"--config.joint.iterations={iterations}")
-        assert result.returncode == 0, result.stderr[-3000:]
-    assert "resumed from" in result.stderr and "joint iteration 3/3" in result.stderr
-    assert "joint iteration 1/3" not in result.stderr
-    key = "caption_weight_logits/.ATTRIBUTES/VARIABLE_VALUE"
-    resumed = tf.train.load_checkpoint(str(workdir / "joint" / "checkpoints")).get_tensor(key)
-    straight = tf.train.load_checkpoint(str(all_run[0] / "joint" / "checkpoints")).get_tensor(key)
-    np.testing.assert_allclose(resumed, straight, atol=1e-5)
 
 
 def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):

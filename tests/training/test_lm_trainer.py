@@ -54,15 +54,15 @@ def test_train_resume_and_evaluate(tmp_path):
     trainer.train(writer)
     trained = lm_eval.perplexity(trainer.model, validation)
     assert trained < 0.3 * untrained
-    assert int(trainer.epoch.numpy()) == 2
+    assert trainer.position.epochs_done == 2
     np.testing.assert_allclose(tf.sigmoid(trainer.weight_logits), 0.9, rtol=1e-6)  # A untouched
 
     # A rerun resumes: same weights, optimizer step and weight logits (as stage 4 would leave them).
     trainer.weight_logits.assign(tf.linspace(-1.0, 1.0, 600))
-    trainer.manager.save()
+    trainer.checkpointer.save()
     config.lm.epochs = 3
     resumed = lm_trainer.LMTrainer(config, corpus, workdir)
-    assert int(resumed.epoch.numpy()) == 2
+    assert resumed.position.epochs_done == 2
     assert int(resumed.optimizer.iterations.numpy()) == int(trainer.optimizer.iterations.numpy())
     np.testing.assert_array_equal(resumed.weight_logits.numpy(), trainer.weight_logits.numpy())
     for a, b in zip(resumed.model.weights, trainer.model.weights):

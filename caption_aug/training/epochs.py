@@ -1,0 +1,45 @@
+"""Where an epoch-based stage is in its schedule, kept in its checkpoint for step-exact resume.
+
+Each epoch's batch order is a pure function of (seed, epoch) (`epoch_seed`), and the position
+counts the batches of the current epoch already taken, so a run resumed from a mid-epoch
+checkpoint skips exactly those and goes on with the batch an uninterrupted run would take next.
+"""
+
+import tensorflow as tf
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of one epoch's training batches."""
+    return seed * 1000 + epoch
+
+
+class EpochPosition:
+    """Finished epochs, the batches of the current one already taken, and all batches taken."""
+
+    def __init__(self):
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+    def trackables(self) -> dict:
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "step": self.step}
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.epoch.numpy())
+
+    @property
+    def steps_done(self) -> int:
+        return int(self.step.numpy())
+
+    def rest_of_epoch(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        """This epoch's batches (`dataset`, built with `epoch_seed`) not yet taken."""
+        return dataset.skip(int(self.step_in_epoch.numpy()))
+
+    def batch_done(self) -> None:
+        self.step_in_epoch.assign_add(1)
+        self.step.assign_add(1)
+
+    def epoch_done(self) -> None:
+        self.epoch.assign_add(1)
+        self.step_in_epoch.assign(0)
