@@ -253,9 +253,10 @@ def test_runs_inside_tf_function_like_eager(method, jit_compile):
         method, toy.problem, W, G, E, A, B, RATES), jit_compile=jit_compile)
     graph = compiled(toy.W, toy.G, toy.E, toy.A, toy.B)
     eager = hypergradient.compute(method, *_args(toy), RATES)
-    for name in ("a", "b"):
+    for name in ("a", "b"):  # float32: graph and eager may fuse ops differently, so entries
+        # a hundred times smaller than the largest carry a larger relative rounding error
         np.testing.assert_allclose(getattr(graph, name), getattr(eager, name), rtol=1e-3,
-                                   atol=1e-6 * np.abs(getattr(eager, name)).max())
+                                   atol=1e-4 * np.abs(getattr(eager, name)).max())
     assert set(graph.stats) == set(eager.stats)
 
 
