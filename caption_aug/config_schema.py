@@ -60,6 +60,9 @@ def base_config() -> ml_collections.ConfigDict:
         weights="",                          # "" (random), "imagenet", or a local weights file
         fine_tune_stages=("conv3", "conv4", "conv5"),  # ResNet stages trained; others frozen
         small_cnn_filters=(32, 64, 128),     # one stride-2 conv block each: 64x64 -> 8x8
+        small_cnn_stem=0,                    # >0: a stride-1 3x3 conv of this width first (0: none)
+        small_cnn_convs_per_block=1,         # 3x3 convs per block: the strided one + unstrided ones
+        small_cnn_residual=False,            # the unstrided convs as residual units relu(x + bn(conv))
         feature_dim=0,                       # channels of the input grid for backbone="features"
         encoded_size=8,                      # pixels pooled to E x E (paper: 14)
         embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
@@ -213,6 +216,12 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              cap.weights, '"", "imagenet" or an existing weights file')
     _require(not (cap.backbone == "small_cnn" and cap.weights), "captioner.weights", cap.weights,
              '"" for the small_cnn backbone (it has no pretrained weights)')
+    _require(len(cap.small_cnn_filters) > 0 and min(cap.small_cnn_filters) > 0,
+             "captioner.small_cnn_filters", cap.small_cnn_filters, "positive widths")
+    _require(cap.small_cnn_stem >= 0, "captioner.small_cnn_stem", cap.small_cnn_stem,
+             ">= 0 (0: no stem)")
+    _require(cap.small_cnn_convs_per_block >= 1, "captioner.small_cnn_convs_per_block",
+             cap.small_cnn_convs_per_block, ">= 1")
     _require(cap.backbone != "features" or cap.feature_dim > 0, "captioner.feature_dim",
              cap.feature_dim, "> 0 for backbone=features")
     for key in ("encoded_size", "embedding_dim", "attention_dim", "decoder_dim", "epochs",

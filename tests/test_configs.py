@@ -77,6 +77,19 @@ def test_a_value_of_the_wrong_type_fails_naming_the_key_and_the_type(key, value,
         config_schema.validate(_with(key, value))
 
 
+@pytest.mark.parametrize("key, value, expected", [
+    ("captioner.small_cnn_filters", (), "positive widths"),
+    ("captioner.small_cnn_filters", (32, 0), "positive widths"),
+    ("captioner.small_cnn_stem", -1, ">= 0 (0: no stem)"),
+    ("captioner.small_cnn_convs_per_block", 0, ">= 1"),
+    ("captioner.small_cnn_residual", 1, "a bool"),
+])
+def test_small_cnn_options_are_checked(key, value, expected):
+    with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
+                                                   f"expected {expected}")):
+        config_schema.validate(_with(key, value))
+
+
 def test_an_int_is_a_number_and_a_list_is_a_tuple():
     config_schema.validate(_with("captioner.dropout", 0))
     config_schema.validate(_with("pipeline.bucket_boundaries", [10, 20]))

@@ -32,6 +32,43 @@ def test_small_cnn_encoder_gives_an_ExE_grid_of_pixels():
     assert upsampled(tf.zeros([1, 32, 32, 3])).shape == (1, 196, 16)  # adaptive pooling, as torch
 
 
+def test_small_cnn_stem_extra_convs_and_residual_units():
+    plain = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16))
+    stem = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16),
+                         small_cnn_stem=4)
+    assert stem.get_layer("stem_relu").output.shape == (None, 32, 32, 4)  # stride 1: full size
+    assert stem.get_layer("block2_relu").output.shape == (None, 4, 4, 16)
+    # the stem's conv (3*3*3*4) and BN scale/offset (2*4); block0's conv now reads 4 channels
+    assert stem.count_params() - plain.count_params() == (108 + 16) + 9 * 8 * (4 - 3)
+    assert len(stem.trainable_weights) == len(plain.trainable_weights) + 3
+    deep = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16),
+                         small_cnn_convs_per_block=3)
+    assert deep.get_layer("block1_2_relu").output.shape == (None, 8, 8, 8)  # unstrided
+    assert deep.get_layer("block2_2_relu").output.shape == (None, 4, 4, 16)
+    assert len(deep.trainable_weights) == len(plain.trainable_weights) + 3 * 2 * 3  # conv, bn x2
+    residual = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16),
+                             small_cnn_convs_per_block=2, small_cnn_residual=True)
+    assert residual.get_layer("block1_1_add").output.shape == (None, 8, 8, 8)
+    for encoder in (stem, deep, residual):
+        assert encoder(tf.zeros([2, 32, 32, 3])).shape == (2, 16, 16)
+    with pytest.raises(ValueError, match="convs_per_block"):
+        build_encoder("small_cnn", 32, encoded_size=4, small_cnn_convs_per_block=0)
+
+
+def test_small_cnn_options_off_build_the_plain_stack_weight_for_weight():
+    keras.utils.set_random_seed(3)
+    plain = build_captioner(tiny_captioner_config(), VOCAB, IMAGE_SIZE)
+    keras.utils.set_random_seed(3)
+    off = build_captioner(tiny_captioner_config(small_cnn_stem=0, small_cnn_convs_per_block=1,
+                                                small_cnn_residual=True), VOCAB, IMAGE_SIZE)
+    assert [w.path for w in off.weights] == [w.path for w in plain.weights]
+    for a, b in zip(off.weights, plain.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    keras.utils.set_random_seed(3)
+    stem = build_captioner(tiny_captioner_config(small_cnn_stem=8), VOCAB, IMAGE_SIZE)
+    assert len(stem.encoder.trainable_weights) == len(plain.encoder.trainable_weights) + 3
+
+
 def test_features_backbone_pools_a_precomputed_grid():
     encoder = build_encoder("features", 8, encoded_size=4, feature_dim=6)
     grid = tf.random.normal([2, 8, 8, 6])

@@ -53,21 +53,41 @@ def resnet_backbone(name: str, image_size: int, weights, fine_tune_stages: Seque
     return keras.Model(inputs, resnet.output, name=name)
 
 
-def small_cnn(image_size: int, filters: Sequence[int]) -> keras.Model:
-    """Conv-BN-ReLU blocks (3x3, stride 2), each halving the resolution: 64x64 -> 8x8 with 3."""
+def _conv_bn(x, width: int, strides: int, name: str):
+    x = layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False,
+                      name=f"{name}_conv")(x)
+    return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+
+def small_cnn(image_size: int, filters: Sequence[int], stem: int = 0, convs_per_block: int = 1,
+              residual: bool = False) -> keras.Model:
+    """Conv-BN-ReLU blocks (3x3, stride 2), each halving the resolution: 64x64 -> 8x8 with 3.
+
+    `stem` > 0: first a stride-1 3x3 conv-BN-ReLU of that width at full resolution (it sees an
+    object's outline before any striding blurs it). `convs_per_block` > 1: each block adds that
+    many minus one unstrided 3x3 conv-BN-ReLUs at its resolution; with `residual` each of those
+    is a residual unit, relu(x + BN(conv(x))). The defaults (0, 1, False) build exactly the plain
+    stack (same layers, names and weight creation order)."""
+    if convs_per_block < 1:
+        raise ValueError(f"convs_per_block must be >= 1, got {convs_per_block}")
     inputs = keras.Input((image_size, image_size, 3))
     x = inputs
+    if stem:
+        x = layers.ReLU(name="stem_relu")(_conv_bn(x, stem, 1, "stem"))
     for i, width in enumerate(filters):
-        x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False,
-                          name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
-        x = layers.ReLU(name=f"block{i}_relu")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(_conv_bn(x, width, 2, f"block{i}"))
+        for j in range(1, convs_per_block):
+            y = _conv_bn(x, width, 1, f"block{i}_{j}")
+            if residual:
+                y = layers.Add(name=f"block{i}_{j}_add")([x, y])
+            x = layers.ReLU(name=f"block{i}_{j}_relu")(y)
     return keras.Model(inputs, x, name="small_cnn")
 
 
 def build_encoder(backbone: str, image_size: int, encoded_size: int, weights=None,
                   fine_tune_stages: Sequence[str] = ("conv3", "conv4", "conv5"),
-                  small_cnn_filters: Sequence[int] = (32, 64, 128),
+                  small_cnn_filters: Sequence[int] = (32, 64, 128), small_cnn_stem: int = 0,
+                  small_cnn_convs_per_block: int = 1, small_cnn_residual: bool = False,
                   feature_dim: int = 0) -> keras.Model:
     """image [B, S, S, 3] (or a feature grid for `features`) -> features [B, E*E, F]."""
     if backbone in ("resnet101", "resnet50"):
@@ -76,7 +96,8 @@ def build_encoder(backbone: str, image_size: int, encoded_size: int, weights=Non
         if weights:
             raise ValueError("the small_cnn backbone has no pretrained weights; load a captioner "
                              "checkpoint instead")
-        cnn = small_cnn(image_size, small_cnn_filters)
+        cnn = small_cnn(image_size, small_cnn_filters, small_cnn_stem,
+                        small_cnn_convs_per_block, small_cnn_residual)
     elif backbone == "features":
         inputs = keras.Input((image_size, image_size, feature_dim))
         cnn = keras.Model(inputs, inputs, name="features")
