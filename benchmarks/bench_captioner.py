@@ -1,14 +1,18 @@
 """Speed of the Show-Attend-Tell captioner: training step images/s and beam search captions/s.
 
   python benchmarks/bench_captioner.py [--steps=5] [--cases=paper,small,small_cnn64,resnet101]
+                                       [--xla=false,true] [--nobeam_search]
                                        [--out=benchmarks/results/bench_captioner.json]
 
 Training step (teacher forced, loss + gradients + clipping + two Adams), random data:
   paper:       decoder dims 512, vocabulary 10,000, precomputed 14x14x2048 features, batch 32,
                captions of 20 steps (the reference: 3.9 images/s on 2 cores, torch CPU)
   small:       dims 256, vocabulary 2,000, 8x8x512 features, batch 32, 16 steps (reference: 72)
-  small_cnn64: the default config's model (small CNN on 64x64 images, dims 256, vocabulary 519),
-               batch 32, 16 steps: what `--mode=train_captioner` runs on caption_shapes
+  small_cnn64: the plain small CNN (three stride-2 3x3 conv blocks) on 64x64 images, dims 256,
+               vocabulary 519, batch 32, 16 steps: the captioner on caption_shapes before issue 11
+  small_cnn64_stem, small_cnn64_deep, small_cnn64_stem_deep: the same with a stride-1 stem conv
+               (small_cnn_stem=32), a second 3x3 conv per block (small_cnn_convs_per_block=2),
+               and both; small_cnn64_default: whatever base_config() now sets
   resnet101:   frozen ResNet-101 at 256x256 + paper decoder, batch 8 (reference: 1.7 images/s)
 each with XLA off and on. Beam search (paper-size decoder, batch 64, exactly 20 steps since the
 end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
@@ -34,24 +38,38 @@ from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E40
 import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps per case (after 2 warm-up steps).")
-_CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "resnet101"],
-                           "Training-step cases to run.")
+_CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "small_cnn64_default",
+                                     "resnet101"],
+                           "Training-step cases to run (small CNN variants: see CASES).")
+_XLA = flags.DEFINE_list("xla", ["false", "true"], "XLA settings of the training-step cases.")
+_BEAM = flags.DEFINE_bool("beam_search", True, "Also time beam search.")
 _BEAM_IMAGES = flags.DEFINE_integer("beam_images", 64, "Batch of the batched beam search.")
 _SINGLE_IMAGES = flags.DEFINE_integer("single_images", 8, "Images decoded one at a time.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner.json", "JSON output.")
 
-# name: (backbone, input size, input channels, encoded size, dims, vocabulary, batch, steps)
+# name: (backbone, input size, input channels, encoded size, dims, vocabulary, batch, steps[,
+#        captioner config overrides]); "default" in the overrides: base_config()'s small CNN keys
+_PLAIN = dict(small_cnn_filters=(32, 64, 128), small_cnn_stem=0, small_cnn_convs_per_block=1,
+              small_cnn_residual=False)
 CASES = {
     "paper": ("features", 14, 2048, 14, 512, 10000, 32, 20),
     "small": ("features", 8, 512, 8, 256, 2000, 32, 16),
-    "small_cnn64": ("small_cnn", 64, 3, 8, 256, 519, 32, 16),
+    "small_cnn64": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, _PLAIN),
+    "small_cnn64_stem": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, {**_PLAIN, "small_cnn_stem": 32}),
+    "small_cnn64_deep": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
+                         {**_PLAIN, "small_cnn_convs_per_block": 2}),
+    "small_cnn64_stem_deep": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
+                              {**_PLAIN, "small_cnn_stem": 32, "small_cnn_convs_per_block": 2}),
+    "small_cnn64_default": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, {}),
     "resnet101": ("resnet101", 256, 3, 8, 512, 10000, 8, 20),
 }
 REFERENCE = {"paper": 3.9, "small": 72.0, "resnet101": 1.7}  # images/s, torch CPU, 2 threads
 
 
-def captioner_config(backbone, channels, encoded_size, dims, jit):
+def captioner_config(backbone, channels, encoded_size, dims, jit, overrides=None):
     cfg = config_schema.base_config().captioner
+    for key, value in (overrides or {}).items():
+        cfg[key] = value
     cfg.backbone, cfg.feature_dim, cfg.encoded_size = backbone, channels, encoded_size
     cfg.embedding_dim = cfg.attention_dim = cfg.decoder_dim = dims
     cfg.fine_tune_stages = ()  # resnet101: frozen, as in the reference's timing
@@ -60,9 +78,9 @@ def captioner_config(backbone, channels, encoded_size, dims, jit):
 
 
 def time_train_step(case, jit, steps):
-    backbone, size, channels, encoded, dims, vocab, batch, length = CASES[case]
+    backbone, size, channels, encoded, dims, vocab, batch, length, *overrides = CASES[case]
     keras.utils.set_random_seed(0)
-    model_config = captioner_config(backbone, channels, encoded, dims, jit)
+    model_config = captioner_config(backbone, channels, encoded, dims, jit, *overrides)
     model = build_captioner(model_config, vocab, size)
     trainer = CaptionerTrainer(model_config, model, max_consecutive_skips=20)
     data = {"image": tf.random.normal([batch, size, size, channels]),
@@ -74,13 +92,14 @@ def time_train_step(case, jit, steps):
     for _ in range(steps):
         float(trainer.train_step(data)["loss"])
     seconds = (time.perf_counter() - start) / steps
+    encoder = {key: model_config[key] for key in _PLAIN} if backbone == "small_cnn" else None
     return {"case": case, "xla": jit, "batch": batch, "steps": length, "vocabulary": vocab,
-            "dims": dims, "seconds_per_step": seconds, "images_per_second": batch / seconds,
+            "dims": dims, "small_cnn": encoder, "seconds_per_step": seconds, "images_per_second": batch / seconds,
             "reference_images_per_second": REFERENCE.get(case)}
 
 
 def time_beam_search(beam_size, jit, batch_images, single_images, length=20):
-    backbone, size, channels, encoded, dims, vocab, _, _ = CASES["paper"]
+    backbone, size, channels, encoded, dims, vocab, _, _ = CASES["paper"][:8]
     keras.utils.set_random_seed(0)
     model = build_captioner(captioner_config(backbone, channels, encoded, dims, False), vocab, size)
     features = model.encoder(tf.random.normal([batch_images, size, size, channels]))
@@ -110,13 +129,14 @@ def main(argv):
     results = {"train_step": [], "beam_search": [],
                "note": "2 shared CPU cores: other jobs ran at the same time; figures are noisy"}
     for case in _CASES.value:
-        for jit in (False,) if case == "resnet101" else (False, True):  # XLA-compiling ResNet: minutes
+        xla = [value.lower() in ("true", "1") for value in _XLA.value]
+        for jit in [False] if case == "resnet101" else xla:  # XLA-compiling ResNet: minutes
             row = time_train_step(case, jit, _STEPS.value if case != "resnet101" else 2)
             results["train_step"].append(row)
             print(f"train step {case:12s} xla={str(jit):5s}: {row['images_per_second']:8.1f} images/s"
                   + (f"  (reference {row['reference_images_per_second']})"
                      if row["reference_images_per_second"] else ""), flush=True)
-    for jit in (False, True):
+    for jit in (False, True) if _BEAM.value else ():
         for beam_size in (3, 5):
             row = time_beam_search(beam_size, jit, _BEAM_IMAGES.value, _SINGLE_IMAGES.value)
             results["beam_search"].append(row)
