@@ -27,6 +27,7 @@ from caption_aug.models.captioner import build_captioner, caption_loss, teacher_
 from caption_aug.training import checkpoints
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
+from caption_aug.training import progress
 from caption_aug.training import summaries
 from caption_aug.training.plateau import Plateau
 
@@ -180,6 +181,9 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         summaries.write_scalars(writer, history["initial_validation"], 0, "validation")
         _write_json(history_path, history)
 
+    per_epoch = epochs.steps_per_epoch(len(prepared.splits["train"].flat_captions),
+                                       config.pipeline.batch_size, cfg.steps_per_epoch)
+    meter = progress.Progress("captioner steps", cfg.epochs * per_epoch, done=position.steps_done)
     while position.epochs_done < cfg.epochs:
         if plateau.should_stop:
             logging.info("early stop: %d epochs without validation BLEU-4 gain",
@@ -190,7 +194,7 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         start = time.perf_counter()
         train_metrics = _train_epoch(
             trainer, train_batches(config, prepared, train_tokens, train_images, epoch), position,
-            writer, cfg, lambda: ckpt.save_latest(position.steps_done), epoch)
+            writer, cfg, lambda: ckpt.save_latest(position.steps_done), meter, epoch)
         train_seconds = time.perf_counter() - start
         step = position.steps_done
         validation = trainer.validation_loss(validation_batches)
@@ -227,7 +231,7 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     return history
 
 
-def _train_epoch(trainer, dataset, position, writer, cfg, save, epoch: int) -> dict:
+def _train_epoch(trainer, dataset, position, writer, cfg, save, meter, epoch: int) -> dict:
     """Runs the rest of one epoch's train steps (`save()` every `cfg.checkpoint_every_steps`);
     returns the epoch's mean losses; logs every `cfg.log_every_steps` steps."""
     for batch in position.rest_of_epoch(dataset):
@@ -238,6 +242,7 @@ def _train_epoch(trainer, dataset, position, writer, cfg, save, epoch: int) -> d
         if applied:
             trainer.epoch_sums.assign_add([float(metrics[key]) for key in _TRAIN_METRICS] + [1.0])
         step = position.steps_done
+        meter.update(step)
         if step % cfg.log_every_steps == 0:
             summaries.write_scalars(writer, {**{k: float(v) for k, v in metrics.items()},
                                              "skipped_steps": trainer.guard.skipped_steps},

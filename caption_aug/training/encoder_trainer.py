@@ -21,6 +21,7 @@ from caption_aug.models import sentence_encoder
 from caption_aug.training import checkpoints
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
+from caption_aug.training import progress
 from caption_aug.training import summaries
 
 STAGE = "encoder"
@@ -102,6 +103,10 @@ class EncoderTrainer:
         """Runs the rest of the schedule (from mid-epoch after a resume); validation retrieval
         after each epoch, a checkpoint every `encoder.checkpoint_every_steps` and at epoch end."""
         enc = self.config.encoder
+        per_epoch = epochs.steps_per_epoch(len(self.data.splits["train"].flat_captions),
+                                           self.config.pipeline.batch_size, enc.steps_per_epoch)
+        meter = progress.Progress("sentence encoder steps", enc.epochs * per_epoch,
+                                  done=self.position.steps_done)
         while self.position.epochs_done < enc.epochs:
             epoch = self.position.epochs_done
             start, pairs = time.time(), 0
@@ -111,6 +116,7 @@ class EncoderTrainer:
                 self.position.batch_done()
                 pairs += int(batch["image_index"].shape[0])
                 iteration = self.position.steps_done
+                meter.update(iteration)
                 if iteration % enc.checkpoint_every_steps == 0:
                     self.checkpointer.save()
                 if iteration % enc.log_every_steps == 0:

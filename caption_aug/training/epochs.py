@@ -8,6 +8,11 @@ checkpoint skips exactly those and goes on with the batch an uninterrupted run w
 import tensorflow as tf
 
 
+def steps_per_epoch(items: int, batch_size: int, configured: int) -> int:
+    """Batches in one epoch: `configured` when set, else (about, with bucketing) items / batch."""
+    return configured or max(1, items // batch_size)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffle seed of one epoch's training batches."""
     return seed * 1000 + epoch

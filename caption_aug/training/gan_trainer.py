@@ -34,6 +34,7 @@ from caption_aug.models.stage2gan import losses
 from caption_aug.training import checkpoints
 from caption_aug.training import encoder_trainer
 from caption_aug.training import guard as guard_lib
+from caption_aug.training import progress
 
 STAGE = "gan"
 
@@ -350,9 +351,11 @@ def train(config, workdir: str, prepared) -> GanTrainer:
                  train_split.num_images, image_size, image_size,
                  "supernet" if models.discriminator.is_supernet else "derived", gan.iterations)
     period, started = [], time.time()
+    meter = progress.Progress("GAN iterations", gan.iterations, done=int(trainer.iteration))
     while int(trainer.iteration) < gan.iterations:
         period.append(trainer.train_iteration(batches))
         step = int(trainer.iteration)
+        meter.update(step)
         if step % gan.summary_every == 0 or step == gan.iterations:
             means = {k: float(np.mean([f[k] for f in period])) for k in period[0]}
             means["skipped_steps"] = float(trainer.guard.skipped_steps)

@@ -26,6 +26,7 @@ from caption_aug.training import gan_trainer as gan_trainer_lib
 from caption_aug.training import joint_problem
 from caption_aug.training import joint_step as joint_step_lib
 from caption_aug.training import lm_trainer
+from caption_aug.training import progress
 from caption_aug.training import summaries
 from caption_aug.training import synthetic_captions
 
@@ -89,29 +90,38 @@ def build_run(config, workdir: str, prepared) -> JointRun:
     return JointRun(step, sampler, iteration, checkpointer)
 
 
+def captioner_stream(config, prepared, split: str, seed: int, done: int):
+    """An endless iterator over a split's captioner batches in an order fixed by `seed`,
+    positioned after the `done` batches already taken."""
+    tok, pipe = prepared.tokenizer, config.pipeline
+    data = prepared.splits[split]
+    tokens = pipelines.frame_tokens(data.caption_tokens, tok, config.data.max_caption_tokens)
+    images = pipelines.ImageLoader(data, pipe.captioner_image_size, config.data.cache_max_mb)
+    return iter(pipelines.captioner_dataset(
+        data, tokens, images, tok.pad_id, pipe.batch_size, pipe.bucket_boundaries,
+        pipe.captioner_normalization, training=True, seed=seed).repeat().skip(done))
+
+
+def real_stream(config, prepared, done: int):
+    """The real training pairs of the joint phase's captioner updates (also the control arm's)."""
+    return captioner_stream(config, prepared, "train", config.seed + 2, done)
+
+
 def batch_streams(config, prepared, done_iterations: int) -> dict:
     """Endless iterators over the real batches joint iterations take, positioned after the
     `done_iterations` already run, so a resumed run sees what an uninterrupted one would."""
     tok, pipe = prepared.tokenizer, config.pipeline
-    max_tokens = config.data.max_caption_tokens
-    train, validation = prepared.splits["train"], prepared.splits["validation"]
-    train_tokens = pipelines.frame_tokens(train.caption_tokens, tok, max_tokens)
-    validation_tokens = pipelines.frame_tokens(validation.caption_tokens, tok, max_tokens)
-
-    def captioner_stream(split, tokens, seed):
-        images = pipelines.ImageLoader(split, pipe.captioner_image_size, config.data.cache_max_mb)
-        return iter(pipelines.captioner_dataset(
-            split, tokens, images, tok.pad_id, pipe.batch_size, pipe.bucket_boundaries,
-            pipe.captioner_normalization, training=True, seed=seed).repeat().skip(done_iterations))
-
+    train = prepared.splits["train"]
+    train_tokens = pipelines.frame_tokens(train.caption_tokens, tok, config.data.max_caption_tokens)
     gan_batches = gan_trainer_lib.training_batches(train, tok, config, pipe.gan_image_size)
     return {
         "lm": iter(pipelines.lm_dataset(train, train_tokens, tok.pad_id, pipe.batch_size,
                                         pipe.bucket_boundaries, training=True,
                                         seed=config.seed + 1).repeat().skip(done_iterations)),
         "gan": iter(gan_batches.skip(done_iterations * (1 + config.gan.generator_steps))),
-        "real": captioner_stream(train, train_tokens, config.seed + 2),
-        "validation": captioner_stream(validation, validation_tokens, config.seed + 3),
+        "real": real_stream(config, prepared, done_iterations),
+        "validation": captioner_stream(config, prepared, "validation", config.seed + 3,
+                                       done_iterations),
     }
 
 
@@ -206,6 +216,7 @@ def train(config, workdir: str, prepared) -> tuple:
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
                  joint.iterations, joint.hypergradient, joint.hypergradient_every,
                  joint.synthetic_weight)
+    meter = progress.Progress("joint iterations", joint.iterations, done=int(run.iteration))
     while int(run.iteration) < joint.iterations:
         step = int(run.iteration)
         with_hypergradient = step % joint.hypergradient_every == 0
@@ -218,6 +229,7 @@ def train(config, workdir: str, prepared) -> tuple:
             figures["seconds_per_iteration"])
         run.iteration.assign_add(1)
         done = int(run.iteration)
+        meter.update(done)
         if done % joint.log_every == 0 or done == joint.iterations:
             monitor.write(done, figures, run)
             logging.info("joint iteration %d/%d: %s", done, joint.iterations, ", ".join(

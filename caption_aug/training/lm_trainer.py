@@ -36,6 +36,7 @@ from caption_aug.text import tokenizer as tokenizer_lib
 from caption_aug.training import checkpoints
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
+from caption_aug.training import progress
 from caption_aug.training import summaries
 
 STAGE = "lm"
@@ -164,6 +165,10 @@ class LMTrainer:
         after each epoch, a checkpoint every `lm.checkpoint_every_steps` steps and at epoch end."""
         lm = self.config.lm
         validation_data = self.dataset(self.corpus.validation, training=False)
+        per_epoch = epochs.steps_per_epoch(len(self.corpus.train.flat_captions),
+                                           self.config.pipeline.batch_size, lm.steps_per_epoch)
+        meter = progress.Progress("caption LM steps", lm.epochs * per_epoch,
+                                  done=self.position.steps_done)
         while self.position.epochs_done < lm.epochs:
             epoch = self.position.epochs_done
             start, tokens = time.time(), 0
@@ -173,6 +178,7 @@ class LMTrainer:
                 self.position.batch_done()
                 tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
                 iteration = self.position.steps_done
+                meter.update(iteration)
                 if iteration % lm.log_every_steps == 0:
                     rate = tokens / (time.time() - start)
                     logging.info("lm epoch %d step %d: weighted loss %.4f, mean caption loss %.4f, "

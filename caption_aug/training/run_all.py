@@ -2,8 +2,10 @@
 
 Data and tokenizer, warm-up of each stage (sentence encoder, caption LM, GAN, captioner), the test
 evaluation of the warmed-up captioner (the "before" of the report), the joint phase, the test
-evaluation of the joint captioner (beam sizes of `captioner.eval_beam_sizes`), its SavedModel
-export, then WORKDIR/metrics.json and WORKDIR/report.md. Each finished phase is recorded in
+evaluation of the joint captioner (beam sizes of `captioner.eval_beam_sizes`), the real-only
+control arm (`control.py`: as many captioner updates as the joint phase gave, on the same real
+batches, no synthetic pairs) and its evaluation, the SavedModel export of the joint captioner,
+then WORKDIR/metrics.json and WORKDIR/report.md. Each finished phase is recorded in
 metrics.json and skipped on a rerun; an interrupted phase resumes from its own checkpoints.
 """
 
@@ -20,6 +22,7 @@ from caption_aug.export import captioner_export
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
 from caption_aug.training import checkpoints
+from caption_aug.training import control
 from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
 from caption_aug.training import joint_trainer
@@ -72,6 +75,7 @@ def _phases(config, workdir: str, prepared):
         ("captioner_before_joint", captioner_before_joint),
         ("joint", lambda: joint_trainer.train(config, workdir, prepared)[0]),
         ("captioner_after_joint", captioner_after_joint),
+        ("captioner_control", lambda: control.evaluate(config, workdir, prepared)),
         ("export", export),
     ]
 
@@ -87,11 +91,13 @@ def run_mode(config, workdir: str) -> dict:
     prepared = prepare_lib.prepare(config, workdir)
     if "data" not in metrics["seconds"]:
         metrics["seconds"]["data"] = round(time.time() - started, 1)
-    for name, phase in _phases(config, workdir, prepared):
+    phases = _phases(config, workdir, prepared)
+    for number, (name, phase) in enumerate(phases, 1):
         if name in metrics["phases"]:
             logging.info("phase %s: already done in %s", name, workdir)
             continue
-        logging.info("phase %s: starting", name)
+        logging.info("phase %d/%d %s: starting (%.0f s of work so far)", number, len(phases), name,
+                     sum(metrics["seconds"].values()))
         started = time.time()
         metrics["phases"][name] = phase()
         metrics["seconds"][name] = round(metrics["seconds"].get(name, 0.0)

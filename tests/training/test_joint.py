@@ -18,8 +18,13 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
+from caption_aug.evaluation import captioner_eval
+from caption_aug.models.captioner import build_captioner
+from caption_aug.training import checkpoints
+from caption_aug.training import control as control_lib
 from caption_aug.training import hypergradient
 from caption_aug.training import joint_trainer
+from caption_aug.training import run_all
 from caption_aug.training import synthesize
 from configs import all_tiny
 from tests.conftest import train_main
@@ -38,21 +43,23 @@ def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert list(metrics["phases"]) == [
         "data", "encoder", "lm", "gan", "captioner_warmup", "captioner_before_joint", "joint",
-        "captioner_after_joint", "export"]
+        "captioner_after_joint", "captioner_control", "export"]
     phases = metrics["phases"]
     assert phases["lm"]["validation_perplexity"] > 1
     assert "image_to_text_r1" in phases["encoder"]
     accuracy = phases["gan"]["conditional_accuracy"]
     assert {"accuracy", "chance"} <= set(accuracy["colour"])
     assert "classifier_real_accuracy" in accuracy
-    for name in ("captioner_before_joint", "captioner_after_joint"):
+    for name in ("captioner_before_joint", "captioner_after_joint", "captioner_control"):
         assert set(phases[name]["beam_sizes"]) == {"1", "3"}
         assert 0 <= phases[name]["beam_sizes"]["3"]["Bleu_4"] <= 1
     joint = phases["joint"]
     assert joint["iterations"] == 3
     assert joint["caption_weights"]["min"] < joint["caption_weights"]["max"]  # A was learned
+    assert phases["captioner_control"]["updates"] == joint["iterations"]
     report = (workdir / "report.md").read_text()
-    for heading in ("Caption LM", "Stage2GAN", "Joint phase", "BLEU-4", "Time per phase"):
+    for heading in ("Caption LM", "Stage2GAN", "Joint phase", "BLEU-4", "Time per phase",
+                    "control (real only)", "after - control", "claim precision"):
         assert heading in report
     assert (workdir / "export" / "captioner" / "saved_model.pb").exists()
     assert "report in" in stdout
@@ -146,3 +153,21 @@ def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):
         pixels = tf.io.decode_png(tf.io.read_file(example.image))
         assert pixels.shape == (32, 32, 3)
         assert len(example.captions) == 1 and example.captions[0].split()
+
+
+def test_control_arm_takes_the_joint_phases_real_batches_without_synthetic_pairs(all_run):
+    """The control arm's captioner is the warm-up captioner after `joint.iterations` real-only
+    updates: it moved from the warm-up weights, and differs from the joint captioner (which also
+    learnt from synthetic pairs)."""
+    workdir, config = str(all_run[0]), all_tiny.get_config()
+    vocabulary = prepare_lib.prepare(config, workdir).tokenizer.vocabulary_size
+    warm = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
+    joint = run_all.load_joint_captioner(config, workdir, vocabulary)
+    control = build_captioner(config.captioner, vocabulary, config.pipeline.captioner_image_size)
+    checkpoints.restore_into(checkpoints.latest_in(os.path.join(workdir, control_lib.STAGE,
+                                                                "checkpoints")),
+                             dict(model=control))
+    weights = {name: _values(m.trainable_variables)
+               for name, m in (("warm", warm), ("joint", joint), ("control", control))}
+    assert _changed(weights["warm"], weights["control"])
+    assert _changed(weights["joint"], weights["control"])

@@ -1,0 +1,56 @@
+"""The real-only control arm of `--mode=all`: what the captioner gets without synthetic pairs.
+
+From the same warm-up checkpoint as the joint phase, with fresh optimisers of the same settings,
+the captioner takes exactly as many updates as the joint phase gave it (one per joint iteration),
+on the same real batches (`joint_trainer.real_stream`), with no synthetic loss. Comparing its test
+figures with the joint captioner's shows what the synthetic pairs, A and B did, at equal updates.
+Checkpointed under `WORKDIR/captioner_control/checkpoints` (resumes step-exactly).
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from caption_aug.evaluation import captioner_eval
+from caption_aug.training import captioner_trainer
+from caption_aug.training import checkpoints
+from caption_aug.training import joint_trainer
+from caption_aug.training import progress
+
+STAGE = "captioner_control"
+
+
+def train(config, workdir: str, prepared):
+    """Trains (or resumes) the control captioner to `joint.iterations` updates; (model, metrics)."""
+    keras.utils.set_random_seed(config.seed)
+    model = captioner_eval.load_trained_captioner(config, workdir,
+                                                  prepared.tokenizer.vocabulary_size)
+    trainer = captioner_trainer.CaptionerTrainer(config.captioner, model,
+                                                 config.max_consecutive_skips)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpointer = checkpoints.resume_or_start(
+        os.path.join(workdir, STAGE, "checkpoints"),
+        dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
+             decoder_optimizer=trainer.decoder_optimizer, step=step, **trainer.guard.trackables()))
+    updates, every = config.joint.iterations, config.joint.checkpoint_every
+    batches = joint_trainer.real_stream(config, prepared, done=int(step))
+    logging.info("control arm: %d real-only captioner updates from the warm-up checkpoint", updates)
+    meter = progress.Progress("control arm", updates, done=int(step))
+    while int(step) < updates:
+        trainer.train_step(next(batches))
+        trainer.guard.check()
+        step.assign_add(1)
+        meter.update(int(step))
+        if int(step) % every == 0 or int(step) == updates:
+            checkpointer.save(int(step))
+    return model, {"updates": int(step), "skipped_steps": trainer.guard.skipped_steps}
+
+
+def evaluate(config, workdir: str, prepared) -> dict:
+    """Trains the control arm, then its test evaluation (as the before/after captioners get)."""
+    model, figures = train(config, workdir, prepared)
+    metrics = captioner_eval.evaluate_test(config, workdir, prepared, model,
+                                           out_dir=os.path.join(workdir, "evaluation", STAGE))
+    return {**figures, **metrics}
