@@ -34,7 +34,8 @@ def test_paper_configs_carry_the_paper_settings_and_name_their_missing_data(modu
     assert config.lm.preset == config.tokenizer.source == "hf://distilbert/distilgpt2"
     assert (config.gan.generator_lr, config.gan.discriminator_lr,
             config.gan.generator_steps) == (1e-4, 1e-5, 5)
-    assert config.lm.generation.num_beams == 2
+    assert (config.lm.generation.sampler, config.lm.generation.num_beams) == ("beam", 2)
+    assert config.lm.generation.temperature == 1.0
     with pytest.raises(ValueError, match="data.karpathy"):
         config_schema.validate(config)
 

@@ -110,6 +110,13 @@ def _joint(m: dict, seconds: dict, workdir: str) -> str:
             ["a", "caption"], [[_f(r["weight"], 4), r["caption"]] for r in weights[end][:6]])
     derived = m["architecture"]["derived"].get("architecture")
     text += f"\n\nDerived discriminator architecture after the joint phase: `{derived}`"
+    synthetic = m.get("synthetic_captions")
+    if synthetic:
+        valid = synthetic.get("valid_scene_fraction")
+        text += (f"\n\nSynthetic captions of the joint phase ({synthetic.get('captions')} drawn): "
+                 + (f"valid scenes {_f(valid)}, " if valid is not None else "")
+                 + f"distinct-2 {_f(synthetic['distinct_2'])}, "
+                 f"self-BLEU-4 {_f(synthetic['self_bleu_4'])}.")
     timing = m.get("seconds_per_iteration_this_run", {})
     if timing:
         text += "\n\n" + _table(["joint iteration", "median seconds"],

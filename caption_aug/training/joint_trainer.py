@@ -3,9 +3,10 @@ stages (WORKDIR/{encoder,lm,gan,captioner}) and learns the caption weights A and
 discriminator architecture B by the captioner's validation hypergradient.
 
 The workdir gets `joint/checkpoints/` (every model, optimiser, A, B and the iteration: a rerun
-resumes), `joint/metrics.json` (A and B statistics, timings) and TensorBoard events under
-`tensorboard/joint/` (losses of every stage, hypergradient norms, the A histogram, the highest and
-lowest weighted captions, softmax(B)).
+resumes), `joint/synthetic_captions.jsonl` (the text of every synthetic caption the phase drew, one
+line per draw), `joint/metrics.json` (A and B statistics, the diversity and validity of those
+synthetic captions, timings) and TensorBoard events under `tensorboard/joint/` (losses of every
+stage, hypergradient norms, the A histogram, the highest and lowest weighted captions, softmax(B)).
 """
 
 import dataclasses
@@ -21,6 +22,7 @@ from absl import logging
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
+from caption_aug.evaluation import lm_eval
 from caption_aug.training import checkpoints
 from caption_aug.training import gan_trainer as gan_trainer_lib
 from caption_aug.training import joint_problem
@@ -31,6 +33,7 @@ from caption_aug.training import summaries
 from caption_aug.training import synthetic_captions
 
 STAGE = "joint"
+SYNTHETIC_CAPTIONS = "synthetic_captions.jsonl"
 
 
 @dataclasses.dataclass
@@ -155,6 +158,19 @@ def caption_weight_report(weight_logits, flat_captions, rows: int) -> dict:
     }
 
 
+def synthetic_caption_report(log_path: str, flat_captions, caption_shapes: bool,
+                             iterations: int) -> dict:
+    """`lm_eval.generation_metrics` over every synthetic caption the phase drew (the log at
+    `log_path`), with how many draws and captions that is."""
+    draws = synthetic_captions.read_log(log_path)
+    if len(draws) != iterations:
+        logging.warning("%s holds %d draws, the joint phase made %d: its synthetic-caption "
+                        "metrics cover only those", log_path, len(draws), iterations)
+    texts = [text for captions in draws.values() for text in captions]
+    return {"draws": len(draws), "captions": len(texts),
+            **lm_eval.generation_metrics(texts, flat_captions, caption_shapes)}
+
+
 def write_figures(workdir: str, weight_logits, discriminator) -> None:
     """joint/caption_weights.png (the histogram of a) and joint/arch_weights.png (softmax(B))."""
     import matplotlib
@@ -211,6 +227,9 @@ def train(config, workdir: str, prepared) -> tuple:
     run = build_run(config, workdir, prepared)
     streams = batch_streams(config, prepared, int(run.iteration))
     flat_captions = prepared.splits["train"].flat_captions
+    os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
+    log_path = os.path.join(workdir, STAGE, SYNTHETIC_CAPTIONS)
+    synthetic_captions.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
     monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
     seconds = {"with_hypergradient": [], "without_hypergradient": []}
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
@@ -222,6 +241,8 @@ def train(config, workdir: str, prepared) -> tuple:
         with_hypergradient = step % joint.hypergradient_every == 0
         started = time.time()
         batches = next_batches(streams, run.sampler, config, draw=step)
+        synthetic_captions.append_draw(log_path, step, synthetic_captions.caption_texts(
+            batches["synthetic"]["token_ids"], prepared.tokenizer))
         figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
         run.step.check_guards()
         figures["seconds_per_iteration"] = time.time() - started
@@ -242,13 +263,14 @@ def train(config, workdir: str, prepared) -> tuple:
             keras.ops.convert_to_numpy(run.step.weight_logits), flat_captions,
             config.lm.generation.num_table_rows),
         "architecture": architecture_report(run.step.models.discriminator),
+        "synthetic_captions": synthetic_caption_report(
+            log_path, flat_captions, config.data.source == "caption_shapes", int(run.iteration)),
         "skipped_steps": run.step.skipped_steps(),
         "seconds_per_iteration_this_run": {
             k: float(np.median(v)) for k, v in seconds.items() if v},
         "settings": {k: joint[k] for k in ("synthetic_weight", "hypergradient",
                                            "update_caption_weights", "update_architecture")},
     }
-    os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
     write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
                   run.step.models.discriminator)
     with open(os.path.join(workdir, STAGE, "metrics.json"), "w") as f:
@@ -260,7 +282,12 @@ def run_mode(config, workdir: str) -> dict:
     """`--mode=joint`: the joint phase over the stages already trained in `workdir`."""
     prepared = prepare_lib.prepare(config, workdir)
     metrics, _ = train(config, workdir, prepared)
+    synthetic = metrics["synthetic_captions"]
     print(f"joint phase: {metrics['iterations']} iterations; caption weights a: mean "
           f"{metrics['caption_weights']['mean']:.4f}, min {metrics['caption_weights']['min']:.4f}; "
-          f"derived architecture {metrics['architecture']['derived']['architecture']}")
+          f"derived architecture {metrics['architecture']['derived']['architecture']}; "
+          f"synthetic captions: distinct-2 {synthetic['distinct_2']:.3f}, self-BLEU-4 "
+          f"{synthetic['self_bleu_4']:.3f}"
+          + (f", valid scenes {synthetic['valid_scene_fraction']:.3f}"
+             if "valid_scene_fraction" in synthetic else ""))
     return metrics

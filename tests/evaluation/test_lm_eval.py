@@ -27,6 +27,17 @@ def test_self_bleu_is_high_for_copies_and_low_for_unrelated_captions():
     assert lm_eval.self_bleu(unrelated) < 0.01
 
 
+def test_generation_metrics_fail_a_collapsed_generator():
+    rng = np.random.default_rng(1)
+    varied = [c.text for _ in range(40) for c in write_captions(sample_scene(rng), rng)]
+    collapsed = lm_eval.generation_metrics(["a red circle above a blue star"] * 200, varied, True)
+    assert collapsed["distinct_2"] < 0.01 and collapsed["distinct_1"] < 0.01
+    assert collapsed["self_bleu_4"] > 0.99
+    assert collapsed["valid_scene_fraction"] == 1.0  # valid, but not diverse
+    diverse = lm_eval.generation_metrics(varied, [], True)
+    assert diverse["distinct_2"] > 0.1 and diverse["self_bleu_4"] < collapsed["self_bleu_4"]
+
+
 def test_every_grammar_caption_describes_a_valid_scene():
     rng = np.random.default_rng(0)
     captions = [c.text for _ in range(60) for c in write_captions(sample_scene(rng), rng)]

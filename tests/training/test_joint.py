@@ -57,9 +57,20 @@ def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
     assert joint["iterations"] == 3
     assert joint["caption_weights"]["min"] < joint["caption_weights"]["max"]  # A was learned
     assert phases["captioner_control"]["updates"] == joint["iterations"]
+    synthetic = joint["synthetic_captions"]  # every caption of the phase's draws, 3 x 4
+    assert set(synthetic) >= {"distinct_1", "distinct_2", "self_bleu_4", "novelty",
+                              "valid_scene_fraction"}
+    assert (synthetic["draws"], synthetic["captions"]) == (3, 12)
+    assert all(0 <= synthetic[k] <= 1
+               for k in ("distinct_2", "self_bleu_4", "valid_scene_fraction"))
+    logged = [json.loads(line) for line in
+              (workdir / "joint" / "synthetic_captions.jsonl").read_text().splitlines()]
+    assert [entry["draw"] for entry in logged] == [0, 1, 2]
+    assert all(len(entry["captions"]) == 4 for entry in logged)
     report = (workdir / "report.md").read_text()
     for heading in ("Caption LM", "Stage2GAN", "Joint phase", "BLEU-4", "Time per phase",
-                    "control (real only)", "after - control", "claim precision"):
+                    "control (real only)", "after - control", "claim precision",
+                    "Synthetic captions of the joint phase (12 drawn)"):
         assert heading in report
     assert (workdir / "export" / "captioner" / "saved_model.pb").exists()
     assert "report in" in stdout
