@@ -4,7 +4,8 @@ them with `--mode=dry_run`, which needs neither data nor pretrained weights).
 Captioner: Show-Attend-Tell with ResNet-101 (ImageNet) at 256x256, conv3_x..conv5_x fine-tuned,
 14x14 encoded pixels, 512-d embedding/attention/decoder. LM: DistilGPT2 (its tokenizer is the
 shared one). GAN: 64x64, generator lr 1e-4, discriminator lr 1e-5, five generator updates per
-discriminator update. Caption generation: beam 2.
+discriminator update, GAN-CLS (BCE, concatenated text, transposed convs, no matching loss, no
+EMA). Caption generation: beam 2.
 """
 
 from caption_aug import config_schema
@@ -46,6 +47,9 @@ def get_config():
     gan.generator_channels, gan.discriminator_channels = 64, 64
     gan.batch_size = 64
     gan.generator_lr, gan.discriminator_lr, gan.generator_steps = 1e-4, 1e-5, 5
+    gan.matching_weight = 0.0                    # GAN-CLS alone, as the paper
+    gan.loss, gan.discriminator_conditioning, gan.ema_decay = "bce", "concat", 0.0
+    gan.generator_upsampling = "transposed"
     gan.iterations = 20000
     joint = config.joint
     joint.iterations = 10000

@@ -57,10 +57,25 @@ def _gan(m: dict, workdir: str) -> str:
     accuracy = m.get("conditional_accuracy")
     text = ""
     if accuracy:
-        rows = [[name, _f(v["accuracy"]), _f(v["chance"]),
-                 _f(accuracy.get("classifier_real_accuracy", {}).get(name, ""))]
-                for name, v in accuracy.items() if isinstance(v, dict) and "accuracy" in v]
-        text += _table(["attribute", "generated accuracy", "chance", "classifier on real"], rows)
+        rows = []
+        for name in ("colour", "shape", "all_stated", "objects"):
+            v = accuracy.get(name)
+            if v is None:
+                continue
+            ceiling = v.get("ceiling", "")
+            readable = {True: "", False: " (not readable at this size: ignore)"}.get(
+                v.get("readable"), "")
+            rows.append([name, _f(v["accuracy"]), _f(v["chance"]), _f(ceiling) + readable])
+        text += _table(["attribute", "generated accuracy", "chance", "ceiling (real images)"],
+                       rows)
+        text += ("\n\ncolour, shape: single-object captions; all_stated: both at once; objects: "
+                 "share of every caption's described objects found in its generated image "
+                 "(chance: real images under shuffled captions).")
+        diversity = accuracy.get("diversity")
+        if diversity:
+            text += (f"\n\nDiversity across noise (mean pairwise RMS distance of images for one "
+                     f"caption): generated {_f(diversity['generated'])}, real images of one "
+                     f"(colour, shape) {_f(diversity['real'])}, ratio {_f(diversity['ratio'])}.")
     else:
         text += "conditional attribute accuracy not measured (no scene metadata)"
     architecture = m.get("architecture", {}).get("architecture")

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import time
+from typing import Optional
 
 import keras
 import numpy as np
@@ -42,10 +43,17 @@ STAGE = "gan"
 @dataclasses.dataclass
 class GanModels:
     """`conditioning.embed(tokens, padding_mask) -> [B, D]` is the caption embedding of both
-    networks (ids or one-hots; stage 4 calls it on relaxed captions)."""
+    networks (ids or one-hots; stage 4 calls it on relaxed captions). `generator_ema`, with
+    `gan.ema_decay` > 0, is the exponential moving average of the generator's weights: what the
+    GAN stage samples, scores and hands to stage 4."""
     conditioning: object      # conditioning_lib.EncoderConditioning or CaptionConditioning
     generator: generator_lib.Stage2Generator
     discriminator: discriminator_lib.Stage2Discriminator
+    generator_ema: Optional[generator_lib.Stage2Generator] = None
+
+    @property
+    def sampling_generator(self) -> generator_lib.Stage2Generator:
+        return self.generator if self.generator_ema is None else self.generator_ema
 
     @property
     def text_embedding(self):
@@ -63,17 +71,26 @@ def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
             vocabulary_size, gan_config.conditioning_token_dim, name="conditioning")
         conditioning.build_for()
     dim = conditioning.embedding_dim
+
+    def generator(name):
+        return generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
+                                             embedding_dim=dim, noise_dim=gan_config.noise_dim,
+                                             upsampling=gan_config.generator_upsampling, name=name)
+
     models = GanModels(
         conditioning,
-        generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
-                                      embedding_dim=dim, noise_dim=gan_config.noise_dim,
-                                      upsampling=gan_config.generator_upsampling,
-                                      name="generator"),
+        generator("generator"),
         discriminator_lib.Stage2Discriminator(image_size, gan_config.discriminator_channels,
                                               embedding_dim=dim, architecture=architecture,
-                                              seed=seed, name="discriminator"))
+                                              seed=seed,
+                                              conditioning=gan_config.discriminator_conditioning,
+                                              name="discriminator"))
     models.generator.build_for()
     models.discriminator.build_for()
+    if gan_config.ema_decay:
+        models.generator_ema = generator("generator_ema")
+        models.generator_ema.build_for()
+        models.generator_ema.set_weights(models.generator.get_weights())
     return models
 
 
@@ -111,6 +128,8 @@ class GanTrainer:
     def checkpoint_objects(self) -> dict:
         """Everything training changes (the frozen encoder has its own checkpoint)."""
         trained = dict(generator=self.models.generator, discriminator=self.models.discriminator,
+                       **({"generator_ema": self.models.generator_ema}
+                          if self.models.generator_ema is not None else {}),
                        generator_optimizer=self.generator_optimizer,
                        discriminator_optimizer=self.discriminator_optimizer)
         if self.trains_conditioning:
@@ -151,7 +170,8 @@ class GanTrainer:
                 tf.concat([batch["image"], batch["image"], fake], axis=0),
                 tf.concat([right, wrong, right], axis=0), d_state)
             real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
-            loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits)
+            loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits,
+                                             self.config.loss)
         d_grads, cond_grads = tape.gradient(loss, (d_state[0], cond_vars))
 
         def apply():
@@ -165,10 +185,29 @@ class GanTrainer:
                 "d_wrong": tf.reduce_mean(tf.sigmoid(wrong_logits)),
                 "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
 
+    def generator_losses(self, fake_logits, fake, embedding, image_index) -> dict:
+        """The parts of L_gen for generated images `fake` of caption `embedding`s: the adversarial
+        loss (`gan.loss`) and, with `gan.matching_weight` > 0, the image-text matching loss
+        through the frozen sentence encoder (`EncoderConditioning.matching_loss`)."""
+        parts = {"adversarial_loss": losses.generator_loss(fake_logits, self.config.loss)}
+        if self.config.matching_weight:
+            parts["matching_loss"] = self.models.conditioning.matching_loss(
+                fake, embedding, image_index, self.config.matching_temperature)
+        return parts
+
+    def generator_objective(self, fake_logits, fake, embedding, image_index):
+        """L_gen: adversarial + `gan.matching_weight` x matching (see `generator_losses`); stage 4
+        differentiates this same objective."""
+        parts = self.generator_losses(fake_logits, fake, embedding, image_index)
+        return parts["adversarial_loss"] + self.config.matching_weight * parts.get(
+            "matching_loss", 0.0)
+
     def _generator_step(self, batch):
         """One generator update: generated images (and, with GAN-INT, images for interpolated
-        caption embeddings) should be judged real and matching. The real images ride along in
-        the discriminator's batch only for its batch-norm statistics (see `_discriminate`)."""
+        caption embeddings) should be judged real and matching, and match their captions (see
+        `generator_objective`; the interpolated ones have no caption to match). The real images
+        ride along in the discriminator's batch only for its batch-norm statistics (see
+        `_discriminate`)."""
         gen, disc = self.models.generator, self.models.discriminator
         right = tf.stop_gradient(self.models.conditioning.embed(
             batch["token_ids"], batch["padding_mask"]))
@@ -179,38 +218,66 @@ class GanTrainer:
             embedding = tf.concat([right, mixed], axis=0)
         g_state = _state(gen)
         d_state = _state(disc)
+        ema_noise = (None if self.models.generator_ema is None
+                     else self._sample_noise(tf.shape(right)[0]))
         with tf.GradientTape() as tape:
             tape.watch(g_state[0])
             fake, g_non_trainable = self._generate(embedding, g_state)
             logits, _ = self._discriminate(tf.concat([fake, batch["image"]], axis=0),
                                            tf.concat([embedding, right], axis=0), d_state)
-            loss = losses.generator_loss(logits[:tf.shape(fake)[0]])
+            count = tf.shape(right)[0]
+            parts = self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right,
+                                          batch["image_index"])
+            loss = parts["adversarial_loss"] + self.config.matching_weight * parts.get(
+                "matching_loss", 0.0)
         grads = tape.gradient(loss, g_state[0])
 
         def apply():
             self.generator_optimizer.apply(grads, gen.trainable_variables)
             guard_lib.restore(gen.non_trainable_variables, g_non_trainable)
+            self._update_ema(right, ema_noise)
 
         self.guard.apply(loss, grads, apply)
-        return {"generator_loss": loss}
+        return {"generator_loss": loss, **parts}
+
+    def _update_ema(self, embedding, noise) -> None:
+        """generator_ema <- decay * generator_ema + (1 - decay) * generator (weights); its
+        batch-norm statistics then follow its own activations on this batch's captions (the
+        generator's statistics belong to the generator's weights, not to their average)."""
+        ema, gen, decay = self.models.generator_ema, self.models.generator, self.config.ema_decay
+        if ema is None:
+            return
+        for average, weight in zip(ema.trainable_variables, gen.trainable_variables):
+            average.assign(decay * average + (1.0 - decay) * weight)
+        trainable, non_trainable = _state(ema)
+        _, statistics = ema.stateless_call(trainable, non_trainable,
+                                           {"text_embedding": embedding, "noise": noise},
+                                           training=True)
+        guard_lib.restore(ema.non_trainable_variables, statistics)
+
+    def generator_from_average(self) -> None:
+        """Sets the generator to its moving average (if any): stage 4 starts from the generator
+        the GAN stage sampled and scored."""
+        if self.models.generator_ema is not None:
+            self.models.generator.set_weights(self.models.generator_ema.get_weights())
 
     def train_iteration(self, batches) -> dict:
         """One discriminator update then `generator_steps` generator updates, from `batches`."""
         figures = {k: float(v) for k, v in self.discriminator_step(next(batches)).items()}
         self.guard.check()
-        g_losses = []
+        g_figures = []
         for _ in range(self.config.generator_steps):
-            g_losses.append(float(self.generator_step(next(batches))["generator_loss"]))
+            g_figures.append(self.generator_step(next(batches)))
             self.guard.check()
         self.iteration.assign_add(1)
-        figures["generator_loss"] = float(np.mean(g_losses))
+        figures.update({k: float(np.mean([f[k] for f in g_figures])) for k in g_figures[0]})
         return figures
 
     def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
-        """Images in [-1, 1] for captions (inference-mode batch norm)."""
+        """Images in [-1, 1] for captions (inference-mode batch norm; the EMA generator if any)."""
         embedding = self.models.conditioning.embed(token_ids, padding_mask)
-        images = self.models.generator({"text_embedding": embedding, "noise": noise},
-                                       training=False)
+        images = self.models.sampling_generator({"text_embedding": embedding, "noise": noise},
+                                                training=False)
         return keras.ops.convert_to_numpy(images)
 
 
@@ -325,7 +392,8 @@ def load_conditioning(config, workdir: str, vocabulary_size: int):
         return None
     require_encoder(config, workdir)
     return conditioning_lib.EncoderConditioning(
-        encoder_trainer.load_trained_encoder(config, workdir, vocabulary_size))
+        encoder_trainer.load_trained_encoder(config, workdir, vocabulary_size),
+        config.pipeline.encoder_image_size, config.encoder.image_normalization)
 
 
 def train(config, workdir: str, prepared) -> GanTrainer:
@@ -380,18 +448,34 @@ def write_architecture(workdir: str, discriminator) -> dict:
 
 
 def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
-    """Conditional attribute accuracy of the generator, with chance and the classifier's ceiling."""
+    """Conditional accuracy of the generator with chance and the classifier's ceiling (whether
+    each attribute is `readable` at this size: ceiling >= 0.95), the real images' own and
+    shuffled-caption scores, and the generator's diversity across noise."""
     classifier_config = config.attribute_classifier
     image_size = config.pipeline.gan_image_size
+    test = prepared.splits["test"]
     classifier = attribute_classifier.train_or_load(
-        prepared.splits["train"], prepared.splits["test"], image_size,
-        os.path.join(workdir, "attribute_classifier", f"size{image_size}"),
+        prepared.splits["train"], test, image_size,
+        attribute_classifier.cache_directory(
+            os.path.join(workdir, "attribute_classifier"), image_size, classifier_config.steps,
+            classifier_config.channels, config.seed),
         classifier_config.steps, classifier_config.batch_size, classifier_config.learning_rate,
         classifier_config.channels, config.data.cache_max_mb, config.seed)
-    scores = gan_eval.conditional_accuracy(
-        trainer.generate, classifier.model, prepared.splits["test"], prepared.tokenizer,
-        config.data.max_caption_tokens, config.gan.noise_dim, seed=config.seed)
+    arguments = dict(tokenizer=prepared.tokenizer, max_tokens=config.data.max_caption_tokens,
+                     noise_dim=config.gan.noise_dim)
+    scores = gan_eval.conditional_accuracy(trainer.generate, classifier.model, test,
+                                           seed=config.seed, **arguments)
+    real = gan_eval.real_image_scores(classifier.model, test, image_size, config.data.cache_max_mb,
+                                      seed=config.seed)
+    for name, ceiling in classifier.real_accuracy.items():
+        scores[name].update(ceiling=ceiling, readable=ceiling >= attribute_classifier.READABLE)
+    scores["objects"].update(ceiling=real["own_captions"]["objects"]["accuracy"],
+                             chance=real["shuffled_captions"]["objects"]["accuracy"])
     scores["classifier_real_accuracy"] = classifier.real_accuracy
+    scores["real_images"] = real
+    scores["diversity"] = gan_eval.diversity(trainer.generate, test, image_size=image_size,
+                                             cache_max_mb=config.data.cache_max_mb,
+                                             seed=config.seed, **arguments)
     scores["iterations"] = int(trainer.iteration)
     scores["skipped_steps"] = trainer.guard.skipped_steps
     return scores

@@ -16,19 +16,20 @@ import tensorflow as tf
 from caption_aug.data import pipelines
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
-from caption_aug.models.stage2gan import losses as gan_losses
 from caption_aug.training import hypergradient
 
 
 @dataclasses.dataclass
 class JointModels:
     """The models stage 4 differentiates through; `embed_text(tokens, padding_mask)` is the GAN's
-    (frozen) caption embedding, taking int ids or one-hots."""
+    (frozen) caption embedding, taking int ids or one-hots; `generator_objective(fake_logits, fake,
+    embedding, image_index)` is L_gen, as the GAN trains with it."""
     lm: object
     embed_text: Callable
     generator: object
     discriminator: object
     captioner: object
+    generator_objective: Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +88,7 @@ def synthetic_pairs(models: JointModels, lm_weights, lm_non_trainable, generator
 def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
                   ) -> hypergradient.Problem:
     """Closures over this iteration's batches: "lm" (an `lm_dataset` batch), "gan" (a matching
-    batch: image, token_ids, padding_mask, noise), "real" and "validation" (captioner batches),
+    batch: image, token_ids, padding_mask, image_index, noise), "real" and "validation" (captioner batches),
     "synthetic" (see `synthetic_pairs`). Non-trainable state is read now and held fixed."""
     lm_nt = model_state(models.lm)[1]
     generator_nt = model_state(models.generator)[1]
@@ -111,7 +112,8 @@ def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
             {"image": tf.concat([fake, gan["image"]], axis=0),
              "text_embedding": tf.concat([gan_embedding, gan_embedding], axis=0)},
             training=True, arch_weights=arch_weights)
-        return gan_losses.generator_loss(logits[:tf.shape(fake)[0]])
+        return models.generator_objective(logits[:tf.shape(fake)[0]], fake, gan_embedding,
+                                          gan["image_index"])
 
     def real_loss(captioner_weights):
         return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt,

@@ -46,7 +46,8 @@ class JointRun:
 
 
 def load_gan_trainer(config, workdir: str, vocabulary_size: int):
-    """The GAN trainer restored from WORKDIR/gan/checkpoints (raises when train_gan has not run)."""
+    """The GAN trainer restored from WORKDIR/gan/checkpoints (raises when train_gan has not run),
+    its generator set to the moving average that the GAN stage sampled and scored."""
     directory = os.path.join(workdir, gan_trainer_lib.STAGE, "checkpoints")
     latest = checkpoints.latest_in(directory)
     if latest is None:
@@ -58,6 +59,7 @@ def load_gan_trainer(config, workdir: str, vocabulary_size: int):
         conditioning=gan_trainer_lib.load_conditioning(config, workdir, vocabulary_size))
     trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
     checkpoints.restore_into(latest, trainer.checkpoint_objects())
+    trainer.generator_from_average()
     return trainer
 
 
@@ -70,7 +72,8 @@ def load_warm_models(config, workdir: str, prepared):
     captioner = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
     models = joint_problem.JointModels(
         lm=lm, embed_text=gan.models.conditioning.embed, generator=gan.models.generator,
-        discriminator=gan.models.discriminator, captioner=captioner)
+        discriminator=gan.models.discriminator, captioner=captioner,
+        generator_objective=gan.generator_objective)
     return models, weight_logits, gan
 
 

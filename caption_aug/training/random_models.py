@@ -38,7 +38,8 @@ def build(config, vocabulary_size: int):
     if config.gan.conditioning == "encoder":
         encoder = sentence_encoder.build_sentence_encoder(
             config.encoder, vocabulary_size, config.pipeline.encoder_image_size)
-        conditioning = conditioning_lib.EncoderConditioning(encoder)
+        conditioning = conditioning_lib.EncoderConditioning(
+            encoder, config.pipeline.encoder_image_size, config.encoder.image_normalization)
     gan_models = gan_trainer_lib.build_models(config.gan, config.pipeline.gan_image_size,
                                               vocabulary_size, config.seed,
                                               conditioning=conditioning)
@@ -48,7 +49,8 @@ def build(config, vocabulary_size: int):
                                 config.pipeline.captioner_image_size)
     models = joint_problem.JointModels(
         lm=lm, embed_text=gan_models.conditioning.embed, generator=gan_models.generator,
-        discriminator=gan_models.discriminator, captioner=captioner)
+        discriminator=gan_models.discriminator, captioner=captioner,
+        generator_objective=gan.generator_objective)
     weight_logits = tf.Variable(
         caption_lm.initial_weight_logits(NUM_CAPTIONS, config.lm.initial_caption_weight).astype(
             keras.config.dtype_policy().variable_dtype),

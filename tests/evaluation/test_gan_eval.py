@@ -45,16 +45,25 @@ def test_classifier_reads_colour_from_real_images_far_above_chance(classifier):
     assert classifier.real_accuracy["colour"] > 0.6       # chance is about 1/8
 
 
+def test_object_labels_mark_every_object_of_a_scene(prepared):
+    split = prepared.splits["test"]
+    labels = classifier_lib.attribute_labels(split)["objects"]
+    assert labels.sum(axis=1).tolist() == [len(meta["objects"]) for meta in split.metadata]
+    obj = split.metadata[0]["objects"][0]
+    assert labels[0, classifier_lib.pair_index(obj["colour"], obj["shape"])] == 1.0
+
+
 def _painter(prepared, colour_of_caption):
     """A generator that paints the caption's object in `colour_of_caption(caption)`, drawing
-    real test images of that colour: lets the test know the true answer."""
-    single = classifier_lib.split_with_max_objects(prepared.splits["test"], 1)
+    real single-object test images of that colour: lets the test know the true answer."""
+    test = prepared.splits["test"]
+    single = classifier_lib.split_with_max_objects(test, 1)
     images = classifier_lib.load_images(single, SIZE, 64)
     by_colour = {}
     for image, meta in zip(images, single.metadata):
         by_colour.setdefault(meta["objects"][0]["colour"], []).append(image)
     ids_to_caption = {tuple(ids): caption for ids, caption in
-                      zip(single.caption_tokens, single.flat_captions)}
+                      zip(test.caption_tokens, test.flat_captions)}
 
     def generate(token_ids, padding_mask, noise):
         out = []
@@ -67,7 +76,7 @@ def _painter(prepared, colour_of_caption):
 
 
 def test_conditional_accuracy_rewards_following_the_caption(prepared, classifier):
-    captions = classifier_lib.split_with_max_objects(prepared.splits["test"], 1).flat_captions
+    captions = prepared.splits["test"].flat_captions
     stated = dict(zip(captions, gan_eval.stated_attributes(captions)))
 
     def follow(caption):
@@ -87,6 +96,30 @@ def test_conditional_accuracy_rewards_following_the_caption(prepared, classifier
     assert ignoring["colour"]["accuracy"] <= ignoring["colour"]["chance"] + 0.05
     assert 1 / len(vocab.COLOURS) == colour["uniform_chance"]
     assert following["captions"] == ignoring["captions"] > 100
+    assert following["objects"]["described_objects"] > following["captions"]
+
+
+def test_real_images_score_high_under_their_captions_and_at_chance_under_shuffled_ones(
+        prepared, classifier):
+    real = gan_eval.real_image_scores(classifier.model, prepared.splits["test"], SIZE, 64)
+    own, shuffled = real["own_captions"], real["shuffled_captions"]
+    assert own["colour"]["accuracy"] == pytest.approx(classifier.real_accuracy["colour"], abs=0.05)
+    assert own["colour"]["accuracy"] > 0.6
+    assert shuffled["colour"]["accuracy"] < shuffled["colour"]["chance"] + 0.1
+    assert own["objects"]["accuracy"] > shuffled["objects"]["accuracy"] + 0.05
+
+
+def test_diversity_is_zero_for_a_generator_that_ignores_its_noise(prepared):
+    single = classifier_lib.split_with_max_objects(prepared.splits["test"], 1)
+    fixed = classifier_lib.load_images(single, SIZE, 64)[0]
+    kwargs = dict(split=prepared.splits["test"], tokenizer=prepared.tokenizer, max_tokens=40,
+                  noise_dim=4, image_size=SIZE, cache_max_mb=64, max_captions=4)
+    blind = gan_eval.diversity(lambda ids, mask, noise: np.stack([fixed] * len(ids)), **kwargs)
+    noisy = gan_eval.diversity(
+        lambda ids, mask, noise: np.tanh(np.repeat(noise[:, None, None, :3], SIZE, 1).repeat(
+            SIZE, 2)), **kwargs)
+    assert blind["generated"] == 0.0 and blind["ratio"] == 0.0 and blind["real"] > 0.1
+    assert noisy["ratio"] > 0.5
 
 
 def test_stated_attributes_of_single_object_captions():

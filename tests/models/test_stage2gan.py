@@ -90,8 +90,9 @@ def test_stateless_call_takes_b_explicitly_and_leaves_the_model_untouched():
 
 
 @pytest.mark.parametrize("training", [False, True])
-def test_supernet_with_one_hot_b_equals_the_derived_discriminator(training):
-    supernet = Stage2Discriminator(SIZE, base_channels=4, seed=1)
+@pytest.mark.parametrize("conditioning", ["concat", "projection"])
+def test_supernet_with_one_hot_b_equals_the_derived_discriminator(training, conditioning):
+    supernet = Stage2Discriminator(SIZE, base_channels=4, seed=1, conditioning=conditioning)
     inputs = _inputs(batch=4)
     supernet(inputs)
     rng = np.random.default_rng(0)
@@ -99,7 +100,7 @@ def test_supernet_with_one_hot_b_equals_the_derived_discriminator(training):
     # B = 1e4 * one-hot: softmax(B) is exactly one-hot in float32 (exp(-1e4) underflows to 0).
     one_hot = 1e4 * np.eye(len(darts_ops.OPS), dtype="float32")[chosen]
     np.testing.assert_array_equal(tf.nn.softmax(one_hot).numpy(), one_hot / 1e4)
-    derived = Stage2Discriminator(SIZE, base_channels=4,
+    derived = Stage2Discriminator(SIZE, base_channels=4, conditioning=conditioning,
                                   architecture=[darts_ops.OPS[k] for k in chosen])
     derived(inputs)
     derived.copy_weights_from(supernet)
@@ -183,7 +184,7 @@ def _conditionings():
     encoder = sentence_encoder.SentenceEncoder(vocabulary, image_size=16, embedding_dim=32,
                                                token_embedding_dim=8, rnn_units=8)
     return [CaptionConditioning(vocabulary, token_dim=8, embedding_dim=32),
-            EncoderConditioning(encoder)]
+            EncoderConditioning(encoder, 16, "imagenet")]
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["trainable", "encoder"])
@@ -236,3 +237,30 @@ def test_checkpoint_restores_every_variable(kind, tmp_path):
     tf.train.Checkpoint(model=fresh).restore(path).assert_consumed()
     for saved, restored in zip(model.variables, fresh.variables):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy(), err_msg=saved.path)
+
+
+def test_hinge_losses_stop_at_the_margin_and_rank_the_three_pairs():
+    big = tf.fill([5], 20.0)
+    assert discriminator_loss(big, -big, -big, kind="hinge").numpy() == 0.0
+    assert discriminator_loss(tf.ones(5), -tf.ones(5), -tf.ones(5), kind="hinge").numpy() == 0.0
+    assert discriminator_loss(-big, big, big, kind="hinge").numpy() == pytest.approx(42.0)
+    assert discriminator_loss(tf.zeros(5), tf.zeros(5), tf.zeros(5),
+                              kind="hinge").numpy() == pytest.approx(2.0)
+    fake = tf.Variable(np.linspace(-2, 2, 5).astype("float32"))
+    with tf.GradientTape() as tape:
+        loss = generator_loss(fake, kind="hinge")
+    assert loss.numpy() == pytest.approx(0.0, abs=1e-6)
+    assert np.all(tape.gradient(loss, fake).numpy() < 0)   # descending raises D(fake)
+
+
+def test_matching_loss_reaches_the_generated_pixels_through_the_frozen_encoder():
+    cond = _conditionings()[1]
+    ids = np.array([[1, 5, 7, 2], [1, 9, 2, 0], [1, 4, 4, 2]], "int32")
+    embedding = cond.embed(ids, ids != 0)
+    images = tf.Variable(np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype("float32"))
+    with tf.GradientTape() as tape:     # 8x8 images are resized to the encoder's 16x16
+        loss = cond.matching_loss(images, embedding, tf.range(3), temperature=0.1)
+    gradient = tape.gradient(loss, images).numpy()
+    assert np.isfinite(loss.numpy()) and loss.numpy() > 0
+    assert np.abs(gradient).max() > 0
+    assert not cond.encoder.trainable

@@ -11,9 +11,11 @@ differentiates through the embedding into the one-hots); `embed` runs inside a t
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from caption_aug.data import pipelines
 from caption_aug.models import sentence_encoder
 
 EMBEDDING_DIM = 1024
@@ -59,14 +61,29 @@ class EncoderConditioning:
     checkpoint and optimisers (`trainable_variables` is empty).
     """
 
-    def __init__(self, encoder: sentence_encoder.SentenceEncoder):
+    def __init__(self, encoder: sentence_encoder.SentenceEncoder, image_size: int,
+                 image_normalization: str):
         self.encoder = encoder
         self.encoder.trainable = False
         self.embedding_dim = encoder.embedding_dim
         self.scale = float(np.sqrt(self.embedding_dim))
+        self.image_size = image_size
+        self.image_normalization = image_normalization
         self.trainable_variables = []
 
     def embed(self, tokens, padding_mask):
         """The caption embedding [B, embedding_dim] of ids [B, T] or one-hots [B, T, V]."""
         return self.encoder.embed_text(tokens, padding_mask) * self.scale
+
+    def matching_loss(self, images, embedding, image_index, temperature: float):
+        """Image-text matching of generated images (AttnGAN's sentence-level DAMSM idea): the
+        encoder's batch-contrastive loss between its embedding of `images` (in [-1, 1], any size)
+        and the captions' `embedding` (from `embed`). Through the frozen encoder's image side it
+        gives the generator a gradient towards what the caption says, which the discriminator's
+        one real/fake logit gives only faintly. `image_index` marks captions of one real image."""
+        if images.shape[1] != self.image_size:
+            images = tf.image.resize(images, [self.image_size, self.image_size], "bilinear")
+        images = pipelines.normalize_unit_images((images + 1.0) * 0.5, self.image_normalization)
+        return sentence_encoder.contrastive_loss(self.encoder.embed_image(images),
+                                                 embedding / self.scale, image_index, temperature)
 

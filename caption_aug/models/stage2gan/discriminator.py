@@ -4,9 +4,12 @@ A 3x3 stem conv at full resolution (as DARTS networks start; it lets D see pixel
 artifacts such as the checkerboards of transposed convs, to which strided ops are blind) feeds
 cells that each halve the resolution (64 -> 32 -> 16 -> 8 -> 4): a 1x1 conv sets its channels, a
 strided mixed-op edge downsamples (node 1), an unstrided mixed-op edge refines (node 2), and the
-cell outputs node 1 + node 2. At 4x4 the caption embedding, projected to 128 (linear, batch norm,
-leaky ReLU, as Reed et al. 2016), is replicated and depth-concatenated, then a 1x1 conv and a 4x4
-conv give one logit per image.
+cell outputs node 1 + node 2. The caption enters at 4x4, in one of two ways (`conditioning`):
+"concat" (Reed et al. 2016, the paper's): the embedding, projected to 128 (linear, batch norm,
+leaky ReLU), is replicated and depth-concatenated, then a 1x1 conv and a 4x4 conv give one logit
+per image; "projection" (Miyato & Koyama 2018): the features are mean-pooled to h and the logit
+is w.h + <V y, h>, so the caption's say in the logit is an inner product that the text cannot
+be ignored through.
 
 The architecture B ([edges, ops]) is a non-trainable variable, so `trainable_variables` (what
 the weight optimiser sees) excludes it; stage 4 updates it with its own optimiser and may pass B
@@ -27,6 +30,7 @@ from caption_aug.models.stage2gan import tracking
 
 TEXT_DIM = 128
 EDGES_PER_CELL = 2   # edge 0 downsamples (stride 2), edge 1 keeps the resolution
+CONDITIONINGS = ("concat", "projection")
 
 
 def num_cells(image_size: int) -> int:
@@ -52,11 +56,17 @@ class Stage2Discriminator(keras.Model):
       architecture: None for the supernet (every edge mixes all `darts_ops.OPS`), or one op name
         per edge (as `derive()["architecture"]`) for a fixed derived discriminator.
       seed: seed of B's initial value (1e-3 * N(0, 1), as DARTS).
+      conditioning: how the caption enters the logit, "concat" or "projection" (module doc).
     """
 
     def __init__(self, image_size: int = 64, base_channels: int = 16, embedding_dim: int = 1024,
-                 architecture: Optional[Sequence[str]] = None, seed: int = 0, **kwargs):
+                 architecture: Optional[Sequence[str]] = None, seed: int = 0,
+                 conditioning: str = "concat", **kwargs):
         super().__init__(**kwargs)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"config key gan.discriminator_conditioning={conditioning!r} is "
+                             f"invalid: expected one of {CONDITIONINGS}")
+        self.conditioning = conditioning
         self.image_size = image_size
         self.base_channels = base_channels
         self.embedding_dim = embedding_dim
@@ -80,11 +90,20 @@ class Stage2Discriminator(keras.Model):
             edges.append(darts_ops.MixedOp(self.channels[cell], stride, op_names,
                                            name=f"cell{cell}_edge{e % EDGES_PER_CELL}"))
         self.edges = tracking.checkpointed(self, "edge", edges)
-        self.text_projection = layers.Dense(TEXT_DIM, name="text_projection")
-        self.text_norm = layers.BatchNormalization(name="text_norm")
-        self.joint_conv = layers.Conv2D(self.channels[-1], 1, use_bias=False, name="joint_conv")
-        self.joint_norm = layers.BatchNormalization(name="joint_norm")
-        self.logit_conv = layers.Conv2D(1, 4, padding="valid", name="logit_conv")
+        if conditioning == "concat":
+            self.text_projection = layers.Dense(TEXT_DIM, name="text_projection")
+            self.text_norm = layers.BatchNormalization(name="text_norm")
+            self.joint_conv = layers.Conv2D(self.channels[-1], 1, use_bias=False,
+                                            name="joint_conv")
+            self.joint_norm = layers.BatchNormalization(name="joint_norm")
+            self.logit_conv = layers.Conv2D(1, 4, padding="valid", name="logit_conv")
+            self.head_layers = ["text_projection", "text_norm", "joint_conv", "joint_norm",
+                                "logit_conv"]
+        else:
+            self.unconditional_logit = layers.Dense(1, name="unconditional_logit")
+            self.text_projection = layers.Dense(self.channels[-1], use_bias=False,
+                                                name="text_projection")
+            self.head_layers = ["unconditional_logit", "text_projection"]
         if self.architecture is None:
             self.arch_weights = self.add_weight(
                 shape=(len(strides), len(darts_ops.OPS)), name="arch_weights", trainable=False,
@@ -118,6 +137,11 @@ class Stage2Discriminator(keras.Model):
                 nodes.append(x)
             x = sum(nodes)
         x = ops.leaky_relu(x, darts_ops.LEAK)
+        if self.conditioning == "projection":
+            pooled = ops.mean(x, axis=(1, 2))
+            text = self.text_projection(inputs["text_embedding"])
+            return (ops.reshape(self.unconditional_logit(pooled), [-1])
+                    + ops.sum(pooled * text, axis=-1))
         text = self.text_projection(inputs["text_embedding"])
         text = ops.leaky_relu(self.text_norm(text, training=training), darts_ops.LEAK)
         spatial = ops.shape(x)[1]
@@ -142,9 +166,9 @@ class Stage2Discriminator(keras.Model):
         shared layers), so that it equals the supernet with a one-hot B."""
         if self.is_supernet or not supernet.is_supernet:
             raise ValueError("copy_weights_from copies from a supernet into a derived discriminator")
-        shared = ["stem", "preprocess", "text_projection", "text_norm", "joint_conv", "joint_norm",
-                  "logit_conv"]
-        for name in shared:
+        if self.conditioning != supernet.conditioning:
+            raise ValueError("copy_weights_from needs both discriminators' conditioning alike")
+        for name in ["stem", "preprocess", *self.head_layers]:
             mine, theirs = getattr(self, name), getattr(supernet, name)
             for a, b in zip(mine if isinstance(mine, list) else [mine],
                             theirs if isinstance(theirs, list) else [theirs]):
@@ -158,7 +182,7 @@ class Stage2Discriminator(keras.Model):
         return {**super().get_config(), "image_size": self.image_size,
                 "base_channels": self.base_channels, "embedding_dim": self.embedding_dim,
                 "architecture": list(self.architecture) if self.architecture else None,
-                "seed": self.seed}
+                "seed": self.seed, "conditioning": self.conditioning}
 
 
 def derive_architecture(arch_weights: np.ndarray, image_size: int) -> dict:

@@ -19,6 +19,14 @@ NOISE_DIM = 100
 UPSAMPLINGS = ("transposed", "resize")
 
 
+# Batch-norm statistics follow the last ~10 batches (PyTorch's default momentum, the DCGAN
+# reference's), not Keras' ~100: a CPU run has a few hundred generator updates, and with 0.99 the
+# moving variance was still ~5x the batch variance after 120 of them (initial value 1 against
+# the N(0, 0.02)-initialised layers' small activations), so inference-mode samples came out flat
+# grey while training-mode ones already drew (pixel std 0.05 against 0.26).
+BATCH_NORM_MOMENTUM = 0.9
+
+
 def _dcgan_init():
     """N(0, 0.02), the DCGAN initialisation: the generator starts near flat grey instead of
     the pixel-level checkerboard noise that Glorot-initialised transposed convs produce."""
@@ -50,15 +58,17 @@ class Stage2Generator(keras.Model):
         self.top_channels = base_channels * 2**(upsamplings - 1)
         self.text_projection = layers.Dense(TEXT_DIM, kernel_initializer=_dcgan_init(),
                                             name="text_projection")
-        self.text_norm = layers.BatchNormalization(name="text_norm")
+        self.text_norm = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name="text_norm")
         self.project = layers.Dense(4 * 4 * self.top_channels, use_bias=False,
                                     kernel_initializer=_dcgan_init(), name="project")
-        self.project_norm = layers.BatchNormalization(name="project_norm")
+        self.project_norm = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM,
+                                                      name="project_norm")
         channels = [self.top_channels // 2**(k + 1) for k in range(upsamplings - 1)]
         self.upsample_convs = tracking.checkpointed(self, "upsample_conv", [
             self._upsampling_conv(c, f"up{k}", use_bias=False) for k, c in enumerate(channels)])
         self.upsample_norms = tracking.checkpointed(self, "upsample_norm", [
-            layers.BatchNormalization(name=f"up{k}_norm") for k in range(len(channels))])
+            layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"up{k}_norm")
+            for k in range(len(channels))])
         self.to_image = self._upsampling_conv(3, "to_image", use_bias=True)
 
     def _upsampling_conv(self, channels: int, name: str, use_bias: bool) -> layers.Layer:

@@ -1,21 +1,30 @@
 """The GAN losses as plain functions of discriminator logits (stage 4 reuses them as L_gen).
 
-Binary cross-entropy from logits written with softplus (log(1 + e^x), stable for any x and
-twice differentiable): label 1 costs softplus(-x), label 0 costs softplus(x).
+`kind` "bce" is the paper's: binary cross-entropy from logits written with softplus (log(1 + e^x),
+stable for any x and twice differentiable): label 1 costs softplus(-x), label 0 costs softplus(x).
+"hinge" is the hinge loss of SAGAN / BigGAN (Lim & Ye 2017), whose discriminator stops pushing a
+logit once it is beyond the margin, so it does not saturate the generator's gradient.
 """
 
 import tensorflow as tf
 
+KINDS = ("bce", "hinge")
 
-def discriminator_loss(real_logits, wrong_logits, fake_logits):
+
+def discriminator_loss(real_logits, wrong_logits, fake_logits, kind: str = "bce"):
     """Matching-aware loss (GAN-CLS): real image + matching caption is real; real image +
     mismatched caption and generated image + its caption are fake, each weighted 0.5."""
-    return (tf.reduce_mean(tf.nn.softplus(-real_logits))
-            + 0.5 * tf.reduce_mean(tf.nn.softplus(wrong_logits))
-            + 0.5 * tf.reduce_mean(tf.nn.softplus(fake_logits)))
+    if kind == "hinge":
+        real, fake = lambda x: tf.nn.relu(1.0 - x), lambda x: tf.nn.relu(1.0 + x)
+    else:
+        real, fake = lambda x: tf.nn.softplus(-x), tf.nn.softplus
+    return (tf.reduce_mean(real(real_logits)) + 0.5 * tf.reduce_mean(fake(wrong_logits))
+            + 0.5 * tf.reduce_mean(fake(fake_logits)))
 
 
-def generator_loss(fake_logits):
-    """Non-saturating generator loss: generated images (with their captions, or interpolated
-    ones under GAN-INT) should be judged real."""
+def generator_loss(fake_logits, kind: str = "bce"):
+    """Generated images (with their captions, or interpolated ones under GAN-INT) should be
+    judged real: non-saturating softplus(-x) under "bce", -x under "hinge"."""
+    if kind == "hinge":
+        return -tf.reduce_mean(fake_logits)
     return tf.reduce_mean(tf.nn.softplus(-fake_logits))

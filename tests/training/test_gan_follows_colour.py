@@ -1,0 +1,34 @@
+"""The GAN recipe of the default config draws the colour its caption states: a short run on real
+caption_shapes data, for two seeds (one lucky seed is not a result), scored by the attribute
+classifier against chance."""
+
+import shutil
+
+import pytest
+
+from caption_aug import config_schema
+from caption_aug.training import encoder_trainer
+from caption_aug.training import gan_trainer
+
+
+def _config(seed: int):
+    config = config_schema.base_config()
+    config.seed = seed
+    config.data.caption_shapes.update(dict(train_size=1500, validation_size=20, test_size=200,
+                                           resolution=32))
+    config.gan.update(dict(iterations=200, summary_every=200, checkpoint_every=200))
+    config.attribute_classifier.steps = 600
+    config_schema.validate(config)
+    return config
+
+
+@pytest.mark.slow
+def test_generated_images_show_the_stated_colour_for_two_seeds(tmp_path):
+    encoder_dir = str(tmp_path / "encoder")
+    encoder_trainer.run_mode(_config(0), encoder_dir)
+    for seed in (0, 1):
+        workdir = str(tmp_path / f"seed{seed}")
+        shutil.copytree(encoder_dir, workdir)      # the same encoder and data for both GANs
+        colour = gan_trainer.run_mode(_config(seed), workdir)["conditional_accuracy"]["colour"]
+        assert colour["ceiling"] > 0.9, colour
+        assert colour["accuracy"] > colour["chance"] + 0.2, (seed, colour)
