@@ -137,7 +137,7 @@ def contrastive_loss(image_embeddings, text_embeddings, image_index, temperature
     pushed apart. Cross-entropy is written as -sum(p * log_softmax) (second-order safe).
     """
     logits = tf.matmul(image_embeddings, text_embeddings, transpose_b=True) / temperature
-    same = tf.cast(tf.equal(image_index[:, None], image_index[None, :]), tf.float32)
+    same = tf.cast(tf.equal(image_index[:, None], image_index[None, :]), logits.dtype)
     targets = same / tf.reduce_sum(same, axis=1, keepdims=True)
     image_to_text = -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=1), axis=1)
     text_to_image = -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=0), axis=0)
