@@ -28,6 +28,7 @@ def get_config():
     gan = config.gan
     gan.generator_channels, gan.discriminator_channels, gan.noise_dim = 4, 2, 4
     gan.batch_size, gan.generator_steps = 4, 1
+    gan.matching_weight = 0.0   # with it, seed 1's B check varied run to run (rel. error 0.002-0.24)
     config.joint.synthetic_batch_size = 4
     config.joint.epsilon_scale = 1e-4  # tiny BN batches curve strongly: small probes (float64)
     return config
