@@ -198,7 +198,9 @@ class GanTrainer:
     def generator_objective(self, fake_logits, fake, embedding, image_index):
         """L_gen: adversarial + `gan.matching_weight` x matching (see `generator_losses`); stage 4
         differentiates this same objective."""
-        parts = self.generator_losses(fake_logits, fake, embedding, image_index)
+        return self._total(self.generator_losses(fake_logits, fake, embedding, image_index))
+
+    def _total(self, parts: dict):
         return parts["adversarial_loss"] + self.config.matching_weight * parts.get(
             "matching_loss", 0.0)
 
@@ -228,8 +230,7 @@ class GanTrainer:
             count = tf.shape(right)[0]
             parts = self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right,
                                           batch["image_index"])
-            loss = parts["adversarial_loss"] + self.config.matching_weight * parts.get(
-                "matching_loss", 0.0)
+            loss = self._total(parts)
         grads = tape.gradient(loss, g_state[0])
 
         def apply():
