@@ -1,10 +1,12 @@
-"""The real COCO val2017 sample (159 photos, 795 captions) shipped in ../shared: a real-data smoke run."""
+"""The real COCO val2017 sample shipped in `samples/` (40 photos, 200 captions): a real-data smoke run.
+
+For more photos, point `data.coco.annotations` and `data.coco.image_dir` at a larger COCO folder."""
 
 import os
 
 from caption_aug import config_schema
 
-SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
+SAMPLE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples",
                           "coco2017-val-sample")
 
 

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the real COCO sample that sits beside the repository (read-only), and
+"""Shared test fixtures: the real COCO sample shipped in `samples/` (read-only), and
 one whole `--mode=all` run of `configs/all_tiny.py` that the end-to-end tests start from."""
 
 import json
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "..", "shared", "data", "coco2017-val-sample")
+COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
 
 
 @pytest.fixture(scope="session")

@@ -171,8 +171,8 @@ def straight_through_one_hots(model, token_ids, padding_mask, generated_mask,
     Forward: exactly one_hot(token_ids) (the sampled tokens). Backward, at generated positions:
     the gradient of softmax(logits / temperature) of the LM's prediction for that position, so a
     loss on the one-hots has a gradient in the LM weights. The tokens came from the LM's own
-    sampler, whose draw plays the role of the Gumbel noise (DESIGN.md section 2). Positions not in
-    `generated_mask` (start token, prompt, padding) are constant one-hots.
+    sampler, whose draw plays the role of the Gumbel noise (docs/DESIGN.md section 2). Positions
+    not in `generated_mask` (start token, prompt, padding) are constant one-hots.
     """
     vocabulary_size = model.backbone.vocabulary_size
     logits = lm_logits(model, token_ids, padding_mask, training, state)

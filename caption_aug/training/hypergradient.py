@@ -1,4 +1,4 @@
-"""Hypergradients of the captioner's validation loss with respect to A and B (DESIGN.md section 2).
+"""Hypergradients of the captioner's validation loss with respect to A and B (docs/DESIGN.md, 2).
 
 Model-agnostic, like DARTS' architect.py: it sees only pure loss closures over explicit lists of
 tensors (`Problem`), never models, and assigns no weights. Three methods share one unrolled
@@ -166,7 +166,7 @@ def _nested_finite_differences(problem, W, G, E, A, B, rates, lm_weights, genera
 
 def finite_difference(problem: Problem, W, G, E, A, B, rates: Rates,
                       epsilon_scale=0.01) -> Hypergradients:
-    """The paper's nested finite differences around the virtual step (DESIGN.md section 2).
+    """The paper's nested finite differences around the virtual step (docs/DESIGN.md section 2).
 
     Cost: 8 gradient evaluations (LM, generator, captioner real+synthetic, validation, synthetic
     at W+ and W-, generator loss w.r.t. B at E+ and E-) plus 2 LM forwards (the A gradients need
@@ -193,7 +193,8 @@ def exact(problem: Problem, W, G, E, A, B, rates: Rates) -> Hypergradients:
     validation_loss (at W').
 
     The closures must be twice differentiable by TensorFlow: a soft-target cross entropy built on
-    the fused softmax_cross_entropy_with_logits silently gives zero (REFERENCE.md).
+    the fused softmax_cross_entropy_with_logits silently gives zero (its gradient op has no
+    registered second derivative in TensorFlow).
     """
     A, B = tf.convert_to_tensor(A), tf.convert_to_tensor(B)
     with tf.GradientTape() as tape:

@@ -3,7 +3,7 @@
 Each closure takes the weights it is differentiated in as explicit lists of tensors and runs its
 models through Keras 3's `stateless_call` with the non-trainable state captured when the problem
 was built, so perturbed probes never touch a model and every +/- probe sees the same batch-norm
-statistics and dropout masks. The synthetic pair path is DESIGN.md section 2's relaxation:
+statistics and dropout masks. The synthetic pair path is docs/DESIGN.md section 2's relaxation:
 sampled caption -> straight-through one-hots from the LM (G) -> GAN text embedding -> generator (E)
 -> image, with the one-hots also serving as the captioner's soft targets.
 """

@@ -1,9 +1,9 @@
 """Stage 4's joint iteration as one `tf.function`: the LM update, the GAN updates, the captioner
 update on real + lambda * synthetic pairs, and the hypergradient update of A and B.
 
-The hypergradient is computed first, from the weights before this iteration (DESIGN.md section 2:
-virtual steps start from them); the four updates follow in the design's order, so the synthetic
-batch of the captioner update is drawn from the just-updated LM and generator.
+The hypergradient is computed first, from the weights before this iteration (docs/DESIGN.md
+section 2: virtual steps start from them); the four updates follow in the design's order, so the
+synthetic batch of the captioner update is drawn from the just-updated LM and generator.
 """
 
 import dataclasses

@@ -131,8 +131,8 @@ def test_real_coco_sample_loads_every_image_and_caption(tmp_path):
     from configs import coco_sample
     data = prepare.prepare(coco_sample.get_config(), str(tmp_path))
     splits = data.splits.values()
-    assert sum(s.num_images for s in splits) == 159
-    assert sum(len(s.flat_captions) for s in splits) == 795
+    assert sum(s.num_images for s in splits) == 40
+    assert sum(len(s.flat_captions) for s in splits) == 200
     assert all(s["skipped_total"] == 0 for s in data.summary["splits"].values())
     assert not set(data.splits["train"].image_ids) & set(data.splits["test"].image_ids)
     for split in splits:

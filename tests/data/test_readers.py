@@ -14,8 +14,7 @@ from caption_aug.data.readers import (read_coco_captions, read_flickr8k, read_ka
                                       read_tfds_coco_captions)
 from caption_aug.data.text_io import is_valid_utf8
 
-SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
-                          "coco2017-val-sample")
+from tests.conftest import COCO_SAMPLE_DIR as SAMPLE_DIR
 SAMPLE_JSON = os.path.join(SAMPLE_DIR, "captions_val2017_sample.json")
 FULL_VAL_JSON = os.path.join(SAMPLE_DIR, "captions_val2017.json")
 SAMPLE_IMAGES = os.path.join(SAMPLE_DIR, "images")
@@ -61,8 +60,8 @@ def _with_bad_bytes(text: str) -> bytes:
 
 def test_coco_sample_loads_every_image_and_caption(sample):
     examples = read_coco_captions(SAMPLE_JSON, SAMPLE_IMAGES)
-    assert len(examples) == 159
-    assert sum(len(example.captions) for example in examples) == 795
+    assert len(examples) == 40
+    assert sum(len(example.captions) for example in examples) == 200
     assert all(os.path.isfile(example.image) for example in examples)
     assert [example.image_id for example in examples] == [image["id"] for image, _ in sample]
     assert [example.captions for example in examples] == [captions for _, captions in sample]
@@ -73,7 +72,7 @@ def test_coco_full_val2017_loads_with_most_images_absent():
     examples = read_coco_captions(FULL_VAL_JSON, SAMPLE_IMAGES)
     assert len(examples) == 5000
     assert sum(len(example.captions) for example in examples) == 25014
-    assert sum(os.path.isfile(example.image) for example in examples) == 159
+    assert sum(os.path.isfile(example.image) for example in examples) == 40
 
 
 def test_coco_keeps_uncaptioned_images_and_counts_orphan_captions(tmp_path):
