@@ -147,11 +147,11 @@ def diversity(generate: GenerateFn, split: corpus.Split, tokenizer, max_tokens: 
         groups[(meta["objects"][0]["colour"], meta["objects"][0]["shape"])].append(image)
     real_spread = [_mean_pairwise_distance(np.stack(g)) for g in groups.values() if len(g) > 1]
     rows = np.random.default_rng(seed).permutation(len(single.caption_tokens))[:max_captions]
-    generated_spread = []
-    for k in rows:
-        images = _generate_all(generate, [single.caption_tokens[k]] * samples, tokenizer,
-                               max_tokens, noise_dim, samples, seed + 1 + int(k))
-        generated_spread.append(_mean_pairwise_distance(images))
+    images = _generate_all(generate, [single.caption_tokens[k] for k in rows for _ in
+                                      range(samples)], tokenizer, max_tokens, noise_dim,
+                           batch_size=128, seed=seed + 1)
+    generated_spread = [_mean_pairwise_distance(group)
+                        for group in images.reshape(len(rows), samples, *images.shape[1:])]
     real_value, generated_value = float(np.mean(real_spread)), float(np.mean(generated_spread))
     return {"generated": generated_value, "real": real_value,
             "ratio": generated_value / real_value if real_value else 0.0}

@@ -26,6 +26,17 @@ def _figure(workdir: str, pattern: str, caption: str) -> str:
     return f"![{caption}]({os.path.relpath(found[-1], workdir)})\n" if found else ""
 
 
+def _figure_with_captions(workdir: str, pattern: str, caption: str) -> str:
+    """`_figure`, followed by the captions its rows were drawn for (the .txt beside the PNG)."""
+    found = sorted(glob.glob(os.path.join(workdir, pattern)))
+    if not found:
+        return ""
+    captions = os.path.splitext(found[-1])[0] + ".txt"
+    rows = open(captions).read() if os.path.isfile(captions) else ""
+    listed = "\nRows, top to bottom:\n\n" + rows if rows else ""
+    return _figure(workdir, pattern, caption) + listed
+
+
 def _data(m: dict) -> str:
     rows = [[split, v["images"], v["captions"], v["skipped_total"]]
             for split, v in m["splits"].items()]
@@ -81,8 +92,13 @@ def _gan(m: dict, workdir: str) -> str:
     architecture = m.get("architecture", {}).get("architecture")
     if architecture:
         text += f"\n\nDerived discriminator architecture after warm-up: `{architecture}`"
-    return text + "\n\n" + _figure(workdir, "gan/samples/samples_*.png",
-                                   "real image, then generated images for its caption")
+    text += "\n\nAfter warm-up, validation captions:\n\n" + _figure_with_captions(
+        workdir, "gan/samples/samples_*.png", "real image, then generated images for its caption")
+    synthesized = _figure_with_captions(workdir, "synthetic/real_vs_generated.png",
+                                        "real image, then generated images for its caption")
+    if synthesized:
+        text += "\n`--mode=synthesize` (the models it drew from), test captions:\n\n" + synthesized
+    return text
 
 
 _CAPTIONER_FIGURES = [(f"BLEU-{n}", lambda s, n=n: s.get(f"Bleu_{n}")) for n in range(1, 5)] + [

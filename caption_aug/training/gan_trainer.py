@@ -122,6 +122,9 @@ class GanTrainer:
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.guard = guard_lib.NonFiniteGuard(
             STAGE, max_consecutive_skips, "gan.generator_lr / gan.discriminator_lr")
+        # Traced once: called eagerly, the sentence encoder's GRU re-traces its loop on every
+        # call (about 1 s each), which made scoring take longer than training at test sizes.
+        self._inference_images = tf.function(self._images, reduce_retracing=True)
         self.discriminator_step = tf.function(self._discriminator_step)
         self.generator_step = tf.function(self._generator_step)
 
@@ -274,12 +277,16 @@ class GanTrainer:
         figures.update({k: float(np.mean([f[k] for f in g_figures])) for k in g_figures[0]})
         return figures
 
+    def _images(self, token_ids, padding_mask, noise):
+        embedding = self.models.conditioning.embed(token_ids, padding_mask)
+        return self.models.sampling_generator({"text_embedding": embedding, "noise": noise},
+                                              training=False)
+
     def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
         """Images in [-1, 1] for captions (inference-mode batch norm; the EMA generator if any)."""
-        embedding = self.models.conditioning.embed(token_ids, padding_mask)
-        images = self.models.sampling_generator({"text_embedding": embedding, "noise": noise},
-                                                training=False)
-        return keras.ops.convert_to_numpy(images)
+        return self._inference_images(tf.convert_to_tensor(token_ids, tf.int32),
+                                      tf.convert_to_tensor(padding_mask, tf.bool),
+                                      tf.convert_to_tensor(noise, tf.float32)).numpy()
 
 
 def training_batches(split, tok, config, image_size: int) -> tf.data.Dataset:
@@ -323,6 +330,42 @@ def write_png(path: str, image: np.ndarray) -> None:
     tf.io.write_file(path, tf.io.encode_png(image))
 
 
+class RealVersusGenerated:
+    """The paper's Figure 7: the first captions of a split, each with its real image and images
+    generated for it under fixed noise, so that grids drawn at different times compare."""
+
+    def __init__(self, split, tok, config, image_size: int):
+        count = min(config.gan.sample_captions, split.num_images)
+        starts = split.caption_row_starts[:count]
+        self.captions = [split.flat_captions[k] for k in starts]
+        self.token_ids, self.padding_mask = gan_eval.pad_tokens(
+            [split.caption_tokens[k] for k in starts], tok.start_id, tok.end_id, tok.pad_id,
+            config.data.max_caption_tokens)
+        loader = pipelines.ImageLoader(split, image_size, config.data.cache_max_mb)
+        first = next(iter(pipelines.eval_dataset(split, loader, count, "tanh")))
+        self.real = to_uint8(first["image"].numpy())
+        self.noise = np.random.default_rng(config.seed).standard_normal(
+            (config.gan.samples_per_caption, count, config.gan.noise_dim)).astype("float32")
+
+    def grid(self, generate) -> np.ndarray:
+        """uint8 rows [real | generated...]; generate(token_ids, padding_mask, noise) -> [-1, 1]."""
+        generated = np.stack([to_uint8(generate(self.token_ids, self.padding_mask, z))
+                              for z in self.noise], axis=1)
+        return sample_grid(self.real, generated)
+
+    def caption_lines(self) -> str:
+        """The grid's captions, one numbered line per row (row 1 at the top)."""
+        return "".join(f"{row}. {caption}\n" for row, caption in enumerate(self.captions, 1))
+
+    def write(self, path: str, generate) -> np.ndarray:
+        """The grid as a PNG at `path` and its captions beside it (same name, .txt)."""
+        grid = self.grid(generate)
+        write_png(path, grid)
+        with open(os.path.splitext(path)[0] + ".txt", "w") as f:
+            f.write(self.caption_lines())
+        return grid
+
+
 class Monitor:
     """TensorBoard scalars and images, and the same pictures as PNGs in the workdir."""
 
@@ -331,19 +374,8 @@ class Monitor:
         self.samples_dir = os.path.join(workdir, STAGE, "samples")
         os.makedirs(self.samples_dir, exist_ok=True)
         self.writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
-        count = min(config.gan.sample_captions, validation.num_images)
-        starts = validation.caption_row_starts[:count]
-        self.captions = [validation.flat_captions[k] for k in starts]
-        self.token_ids, self.padding_mask = gan_eval.pad_tokens(
-            [validation.caption_tokens[k] for k in starts], tok.start_id, tok.end_id, tok.pad_id,
-            config.data.max_caption_tokens)
-        loader = pipelines.ImageLoader(validation, trainer.models.generator.image_size,
-                                       config.data.cache_max_mb)
-        first = next(iter(pipelines.eval_dataset(validation, loader, count, "tanh")))
-        self.real = to_uint8(first["image"].numpy())
-        per_caption = config.gan.samples_per_caption
-        self.noise = np.random.default_rng(config.seed).standard_normal(
-            (per_caption, count, config.gan.noise_dim)).astype("float32")
+        self.figure = RealVersusGenerated(validation, tok, config,
+                                          trainer.models.generator.image_size)
 
     def scalars(self, step: int, figures: dict) -> None:
         with self.writer.as_default(step=step):
@@ -351,14 +383,11 @@ class Monitor:
                 tf.summary.scalar(name, value)
 
     def pictures(self, step: int) -> None:
-        generated = np.stack([to_uint8(self.trainer.generate(self.token_ids, self.padding_mask, z))
-                              for z in self.noise], axis=1)
-        grid = sample_grid(self.real, generated)
-        write_png(os.path.join(self.samples_dir, f"samples_{step:06d}.png"), grid)
+        grid = self.figure.write(os.path.join(self.samples_dir, f"samples_{step:06d}.png"),
+                                 self.trainer.generate)
         with self.writer.as_default(step=step):
             tf.summary.image("samples/real_then_generated", grid[None], step=step)
-            tf.summary.text("samples/captions", "\n\n".join(
-                f"{row}. {caption}" for row, caption in enumerate(self.captions)))
+            tf.summary.text("samples/captions", self.figure.caption_lines())
             disc = self.trainer.models.discriminator
             if disc.is_supernet:
                 picture = arch_weights_image(keras.ops.convert_to_numpy(disc.arch_weights))

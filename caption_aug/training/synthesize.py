@@ -1,6 +1,8 @@
 """`--mode=synthesize`: writes `synthesize.num_pairs` synthetic (image, caption) pairs to
 WORKDIR/synthetic/: PNG images plus `captions.json` in the COCO captions format, so any COCO reader
-(this project's `data.source="coco"` included) can inspect, score or train on them.
+(this project's `data.source="coco"` included) can inspect, score or train on them. Beside them,
+`real_vs_generated.png` (+ `.txt`, its captions): test captions, each with its real image and
+images the generator draws for it (the paper's Figure 7).
 
 Captions come from the LM continuing prompts of real training captions, images from the generator
 conditioned on each caption's GAN embedding, as in stage 4; the models are the joint phase's when
@@ -40,17 +42,23 @@ def synthesize(config, workdir: str, prepared) -> str:
     models, tok = run.step.models, prepared.tokenizer
     directory = os.path.join(workdir, "synthetic")
     os.makedirs(os.path.join(directory, "images"), exist_ok=True)
+    def generate(token_ids, padding_mask, noise):
+        embedding = models.embed_text(token_ids, padding_mask)
+        return keras.ops.convert_to_numpy(models.generator(
+            {"text_embedding": embedding, "noise": noise}, training=False))
+
+    gan_trainer_lib.RealVersusGenerated(
+        prepared.splits["test"], tok, config, config.pipeline.gan_image_size).write(
+            os.path.join(directory, "real_vs_generated.png"), generate)
     batch_size = min(num_pairs, config.lm.generation.batch_size)
     entries = []
     for draw in range((num_pairs + batch_size - 1) // batch_size):
         batch = run.sampler.sample(batch_size, draw=draw)
-        embedding = models.embed_text(batch["token_ids"], batch["padding_mask"])
-        images = models.generator({"text_embedding": embedding, "noise": batch["noise"]},
-                                  training=False)
+        images = generate(batch["token_ids"], batch["padding_mask"], batch["noise"])
         captions = [tok.decode(ids).strip() for ids in batch["token_ids"]]
         keep = min(batch_size, num_pairs - len(entries))
-        entries += write_pairs(directory, gan_trainer_lib.to_uint8(
-            keras.ops.convert_to_numpy(images))[:keep], captions[:keep], len(entries) + 1)
+        entries += write_pairs(directory, gan_trainer_lib.to_uint8(images)[:keep],
+                               captions[:keep], len(entries) + 1)
         logging.info("synthesized %d/%d pairs", len(entries), num_pairs)
     path = os.path.join(directory, "captions.json")
     with open(path, "w") as f:
@@ -64,6 +72,8 @@ def synthesize(config, workdir: str, prepared) -> str:
 def run_mode(config, workdir: str) -> str:
     prepared = prepare_lib.prepare(config, workdir)
     path = synthesize(config, workdir, prepared)
+    directory = os.path.dirname(path)
     print(f"{config.synthesize.num_pairs} synthetic pairs written: {path} and "
-          f"{os.path.join(os.path.dirname(path), 'images')}")
+          f"{os.path.join(directory, 'images')}; real vs generated for test captions: "
+          f"{os.path.join(directory, 'real_vs_generated.png')}")
     return path

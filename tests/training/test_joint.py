@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
 from caption_aug.evaluation import captioner_eval
+from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import checkpoints
 from caption_aug.training import control as control_lib
@@ -164,6 +165,19 @@ def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):
         pixels = tf.io.decode_png(tf.io.read_file(example.image))
         assert pixels.shape == (32, 32, 3)
         assert len(example.captions) == 1 and example.captions[0].split()
+
+    # Figure 7: test captions, each with its real image and the generator's images for it
+    figure = tf.io.decode_png(tf.io.read_file(str(workdir / "synthetic" / "real_vs_generated.png")))
+    rows = (workdir / "synthetic" / "real_vs_generated.txt").read_text().splitlines()
+    test = prepared.splits["test"]
+    count, per_caption = config.gan.sample_captions, config.gan.samples_per_caption
+    assert rows == [f"{row}. {test.flat_captions[k]}"
+                    for row, k in enumerate(test.caption_row_starts[:count], 1)]
+    assert figure.shape == (count * 34 + 2, (per_caption + 1) * 34 + 4, 3)  # 32 px, 2 px gaps
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    text = open(report.write_report(str(workdir), metrics)).read()
+    assert "(synthetic/real_vs_generated.png)" in text and rows[-1] in text
+    assert "(gan/samples/samples_" in text
 
 
 def test_control_arm_takes_the_joint_phases_real_batches_without_synthetic_pairs(all_run):
