@@ -62,7 +62,8 @@ def iterations_per_second(size: int, workdir: str, iterations: int, derived: boo
             "generator_params": models.generator.count_params(),
             "discriminator_weights": sum(int(v.numpy().size)
                                          for v in models.discriminator.trainable_variables),
-            "arch_weights_shape": list(models.discriminator.arch_weights.shape)}
+            "arch_weights_shape": (None if derived
+                                   else list(models.discriminator.arch_weights.shape))}
 
 
 def default_run(workdir: str, curve_step: int) -> dict:
