@@ -82,7 +82,7 @@ def test_fresh_process_captions_real_photos_like_the_model_in_process(exported, 
     assert result.returncode == 0, result.stderr[-3000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert not served["imported_caption_aug"]
-    assert len(served["captions"]) == len(image_paths) == 161
+    assert len(served["captions"]) == len(image_paths) == 42  # the 40 sample JPEGs, gray, RGBA
     assert all(isinstance(c, str) and c for c in served["captions"])
     assert all(np.isfinite(lp) and lp < 0 for lp in served["log_probs"])
     assert "empty image bytes" in served["errors"]["empty"] and "[2]" in served["errors"]["empty"]
