@@ -42,6 +42,7 @@ def synthesize(config, workdir: str, prepared) -> str:
     models, tok = run.step.models, prepared.tokenizer
     directory = os.path.join(workdir, "synthetic")
     os.makedirs(os.path.join(directory, "images"), exist_ok=True)
+
     def generate(token_ids, padding_mask, noise):
         embedding = models.embed_text(token_ids, padding_mask)
         return keras.ops.convert_to_numpy(models.generator(

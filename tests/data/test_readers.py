@@ -13,8 +13,8 @@ from caption_aug.data.example import SkipCounter
 from caption_aug.data.readers import (read_coco_captions, read_flickr8k, read_karpathy,
                                       read_tfds_coco_captions)
 from caption_aug.data.text_io import is_valid_utf8
-
 from tests.conftest import COCO_SAMPLE_DIR as SAMPLE_DIR
+
 SAMPLE_JSON = os.path.join(SAMPLE_DIR, "captions_val2017_sample.json")
 FULL_VAL_JSON = os.path.join(SAMPLE_DIR, "captions_val2017.json")
 SAMPLE_IMAGES = os.path.join(SAMPLE_DIR, "images")
