@@ -122,9 +122,7 @@ class GanTrainer:
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.guard = guard_lib.NonFiniteGuard(
             STAGE, max_consecutive_skips, "gan.generator_lr / gan.discriminator_lr")
-        # Traced once: called eagerly, the sentence encoder's GRU re-traces its loop on every
-        # call (about 1 s each), which made scoring take longer than training at test sizes.
-        self._inference_images = tf.function(self._images, reduce_retracing=True)
+        self._inference_images = None
         self.discriminator_step = tf.function(self._discriminator_step)
         self.generator_step = tf.function(self._generator_step)
 
@@ -277,16 +275,29 @@ class GanTrainer:
         figures.update({k: float(np.mean([f[k] for f in g_figures])) for k in g_figures[0]})
         return figures
 
-    def _images(self, token_ids, padding_mask, noise):
-        embedding = self.models.conditioning.embed(token_ids, padding_mask)
-        return self.models.sampling_generator({"text_embedding": embedding, "noise": noise},
-                                              training=False)
-
     def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
         """Images in [-1, 1] for captions (inference-mode batch norm; the EMA generator if any)."""
-        return self._inference_images(tf.convert_to_tensor(token_ids, tf.int32),
-                                      tf.convert_to_tensor(padding_mask, tf.bool),
-                                      tf.convert_to_tensor(noise, tf.float32)).numpy()
+        if self._inference_images is None:
+            self._inference_images = inference_images(self.models.conditioning.embed,
+                                                      self.models.sampling_generator)
+        return self._inference_images(token_ids, padding_mask, noise)
+
+
+def inference_images(embed, generator):
+    """generate(token_ids, padding_mask, noise) -> numpy images in [-1, 1] of `generator` (inference
+    mode) for captions embedded by `embed`, traced once: called eagerly, the sentence encoder's
+    GRU re-traces its loop on every call (about 1 s each), which made scoring slower than training
+    at test sizes."""
+    @tf.function(reduce_retracing=True)
+    def images(token_ids, padding_mask, noise):
+        embedding = embed(token_ids, padding_mask)
+        return generator({"text_embedding": embedding, "noise": noise}, training=False)
+
+    def generate(token_ids, padding_mask, noise) -> np.ndarray:
+        return images(tf.convert_to_tensor(token_ids, tf.int32),
+                      tf.convert_to_tensor(padding_mask, tf.bool),
+                      tf.convert_to_tensor(noise, tf.float32)).numpy()
+    return generate
 
 
 def training_batches(split, tok, config, image_size: int) -> tf.data.Dataset:

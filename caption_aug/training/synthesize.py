@@ -12,7 +12,6 @@ it has run in the workdir, else the warmed-up stages'.
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -42,12 +41,7 @@ def synthesize(config, workdir: str, prepared) -> str:
     models, tok = run.step.models, prepared.tokenizer
     directory = os.path.join(workdir, "synthetic")
     os.makedirs(os.path.join(directory, "images"), exist_ok=True)
-
-    def generate(token_ids, padding_mask, noise):
-        embedding = models.embed_text(token_ids, padding_mask)
-        return keras.ops.convert_to_numpy(models.generator(
-            {"text_embedding": embedding, "noise": noise}, training=False))
-
+    generate = gan_trainer_lib.inference_images(models.embed_text, models.generator)
     gan_trainer_lib.RealVersusGenerated(
         prepared.splits["test"], tok, config, config.pipeline.gan_image_size).write(
             os.path.join(directory, "real_vs_generated.png"), generate)
