@@ -61,9 +61,12 @@ def base_config() -> ml_collections.ConfigDict:
         fine_tune_stages=("conv3", "conv4", "conv5"),  # ResNet stages trained; others frozen
         small_cnn_filters=(32, 64, 128),     # one stride-2 conv block each: 64x64 -> 8x8
         small_cnn_stem=0,                    # >0: a stride-1 3x3 conv of this width first (0: none)
-        small_cnn_convs_per_block=1,         # 3x3 convs per block: the strided one + unstrided ones
+        small_cnn_convs_per_block=2,         # 3x3 convs per block: the strided one + unstrided ones
         small_cnn_residual=False,            # the unstrided convs as residual units relu(x + bn(conv))
         feature_dim=0,                       # channels of the input grid for backbone="features"
+        pretrain_steps=1600,                 # caption_shapes: first train the encoder as a colour/
+                                             # shape classifier of single-object images (0: off)
+        pretrain_batch_size=64, pretrain_learning_rate=2e-3,
         encoded_size=8,                      # pixels pooled to E x E (paper: 14)
         embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
         dropout=0.5,
@@ -237,6 +240,12 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              ">= 0 (0: no stem)")
     _require(cap.small_cnn_convs_per_block >= 1, "captioner.small_cnn_convs_per_block",
              cap.small_cnn_convs_per_block, ">= 1")
+    _require(cap.pretrain_steps >= 0, "captioner.pretrain_steps", cap.pretrain_steps, ">= 0")
+    _require(cap.pretrain_steps == 0 or data.source == "caption_shapes", "captioner.pretrain_steps",
+             cap.pretrain_steps, "0 unless data.source is caption_shapes (it needs scene metadata)")
+    _require(cap.pretrain_batch_size > 0 and cap.pretrain_learning_rate > 0,
+             "captioner.pretrain_learning_rate", cap.pretrain_learning_rate,
+             "> 0 (and pretrain_batch_size > 0)")
     _require(cap.backbone != "features" or cap.feature_dim > 0, "captioner.feature_dim",
              cap.feature_dim, "> 0 for backbone=features")
     for key in ("encoded_size", "embedding_dim", "attention_dim", "decoder_dim", "epochs",

@@ -76,11 +76,19 @@ def _with(key: str, value):
     ("captioner.small_cnn_stem", -1, ">= 0 (0: no stem)"),
     ("captioner.small_cnn_convs_per_block", 0, ">= 1"),
     ("captioner.small_cnn_residual", 1, "a bool"),
+    ("captioner.pretrain_steps", -1, ">= 0"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
     with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
                                                    f"expected {expected}")):
         config_schema.validate(_with(key, value))
+
+
+def test_encoder_pretraining_on_a_dataset_without_scene_metadata_fails_naming_the_key():
+    with pytest.raises(ValueError, match=re.escape(
+            "config key captioner.pretrain_steps=1600 is invalid: expected 0 unless data.source "
+            "is caption_shapes")):
+        config_schema.validate(_with("data.source", "coco"), check_data_paths=False)
 
 
 def test_an_int_is_a_number_and_a_list_is_a_tuple():

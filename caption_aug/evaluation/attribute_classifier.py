@@ -81,10 +81,14 @@ def build_attribute_classifier(image_size: int, channels: int = 16) -> keras.Mod
     """Single-object image in [-1, 1] -> {"colour": logits [B, 8], "shape": logits [B, 7]}, from
     the globally max-pooled features (the object anywhere)."""
     image = keras.Input((image_size, image_size, 3), name="image")
-    x = layers.GlobalMaxPooling2D()(_trunk(image, channels))
-    x = layers.Dense(64, activation="relu")(x)
-    outputs = {name: layers.Dense(len(values), name=name)(x) for name, values in ATTRIBUTES.items()}
+    outputs = attribute_heads(layers.GlobalMaxPooling2D()(_trunk(image, channels)))
     return keras.Model(image, outputs, name="attributes")
+
+
+def attribute_heads(pooled) -> dict:
+    """Pooled features [B, F] -> {"colour": logits [B, 8], "shape": logits [B, 7]}."""
+    x = layers.Dense(64, activation="relu")(pooled)
+    return {name: layers.Dense(len(values), name=name)(x) for name, values in ATTRIBUTES.items()}
 
 
 def build_object_classifier(attributes: keras.Model) -> keras.Model:
@@ -114,20 +118,23 @@ class ClassifierResult:
     real_accuracy: dict      # per attribute, on real single-object test images
 
 
-def load_images(split: corpus.Split, image_size: int, cache_max_mb: float) -> np.ndarray:
-    """All images of a split, resized, in [-1, 1] (the generator's range)."""
+def load_images(split: corpus.Split, image_size: int, cache_max_mb: float,
+                normalization: str = "tanh") -> np.ndarray:
+    """All images of a split, resized and normalised (default: [-1, 1], the generator's range)."""
     loader = pipelines.ImageLoader(split, image_size, cache_max_mb)
-    batches = pipelines.eval_dataset(split, loader, 256, "tanh")
+    batches = pipelines.eval_dataset(split, loader, 256, normalization)
     return np.concatenate([b["image"].numpy() for b in batches])
 
 
 def predict(model: keras.Model, images, batch_size: int = 256) -> dict:
     """Predicted class index per attribute, and `objects`: the rank [N, NUM_PAIRS] of each pair
     among the image's pair logits (0: the likeliest pair). Ranks, not a threshold: with 1-3
-    positives among 56 the logits are rarely calibrated to cross 0."""
+    positives among 56 the logits are rarely calibrated to cross 0. (A model without the
+    `objects` head gets the attributes alone.)"""
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
     predicted = {name: np.argmax(outputs[name], axis=-1) for name in ATTRIBUTES}
-    predicted[OBJECTS] = np.argsort(np.argsort(-outputs[OBJECTS], axis=-1), axis=-1)
+    if OBJECTS in outputs:
+        predicted[OBJECTS] = np.argsort(np.argsort(-outputs[OBJECTS], axis=-1), axis=-1)
     return predicted
 
 
@@ -163,11 +170,11 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
         single = np.array([len(meta["objects"]) == 1 for meta in train.metadata])
         logging.info("training the attribute classifier on %d real single-object images and the "
                      "object head on all %d, %d steps each", int(single.sum()), len(images), steps)
-        _fit(attributes, images[single], {name: labels[name][single] for name in ATTRIBUTES},
+        fit(attributes, images[single], {name: labels[name][single] for name in ATTRIBUTES},
              keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps, batch_size,
              learning_rate, seed)
         attributes.trainable = False
-        _fit(objects, images, {OBJECTS: labels[OBJECTS]},
+        fit(objects, images, {OBJECTS: labels[OBJECTS]},
              keras.losses.BinaryCrossentropy(from_logits=True), steps, batch_size, learning_rate,
              seed)
         os.makedirs(directory, exist_ok=True)
@@ -179,8 +186,9 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
     return ClassifierResult(model, real)
 
 
-def _fit(model: keras.Model, images: np.ndarray, labels: dict, loss, steps: int, batch_size: int,
-         learning_rate: float, seed: int) -> None:
+def fit(model: keras.Model, images: np.ndarray, labels: dict, loss, steps: int, batch_size: int,
+        learning_rate: float, seed: int) -> None:
+    """`steps` Adam steps on shuffled, randomly flipped batches of (images, labels)."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={name: loss for name in labels})
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels))

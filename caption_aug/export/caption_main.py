@@ -58,13 +58,19 @@ def _reason(message: str) -> str:
     return lines[0] if lines else "invalid image"
 
 
+def output_line(path: str, caption: str, log_prob: float) -> str:
+    """`path<TAB>caption<TAB>log-probability`; whitespace inside the caption (a model can emit
+    newline or tab tokens) becomes single spaces, so that every image stays one line of 3 fields."""
+    return f"{path}\t{' '.join(caption.split())}\t{log_prob:.3f}"
+
+
 def main(argv):
     paths = argv[1:]
     if not paths:
         raise app.UsageError("give at least one image file")
     try:
         for path, caption, log_prob in caption_files(_MODEL.value, paths, _BATCH_SIZE.value):
-            print(f"{path}\t{caption}\t{log_prob:.3f}")
+            print(output_line(path, caption, log_prob))
     except (OSError, ValueError) as e:
         print(f"caption_aug_caption: error: {e}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from PIL import Image
 
 from caption_aug.data import pipelines
 from caption_aug.evaluation import captioner_eval
+from caption_aug.export import caption_main
 from caption_aug.export import captioner_export
 from caption_aug.models.captioner import build_captioner
 from caption_aug.text import tokenizer as tokenizer_lib
@@ -115,3 +116,8 @@ def test_caption_command_prints_one_line_per_image_and_names_a_bad_file(exported
     errors = [line for line in bad.stderr.splitlines() if line.startswith("caption_aug_caption:")]
     assert len(errors) == 1 and str(broken) in errors[0], bad.stderr[-2000:]
     assert "jpeg" in errors[0].lower(), errors[0]  # the decoder's reason, not a generic header
+
+
+def test_a_caption_with_newlines_and_tabs_prints_as_one_line_of_three_fields():
+    line = caption_main.output_line("a.jpg", "a red\ncircle\t and\n\na star", -1.23456)
+    assert line == "a.jpg\ta red circle and a star\t-1.235"
