@@ -171,12 +171,12 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
         logging.info("training the attribute classifier on %d real single-object images and the "
                      "object head on all %d, %d steps each", int(single.sum()), len(images), steps)
         fit(attributes, images[single], {name: labels[name][single] for name in ATTRIBUTES},
-             keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps, batch_size,
-             learning_rate, seed)
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps, batch_size,
+            learning_rate, seed)
         attributes.trainable = False
         fit(objects, images, {OBJECTS: labels[OBJECTS]},
-             keras.losses.BinaryCrossentropy(from_logits=True), steps, batch_size, learning_rate,
-             seed)
+            keras.losses.BinaryCrossentropy(from_logits=True), steps, batch_size, learning_rate,
+            seed)
         os.makedirs(directory, exist_ok=True)
         model.save_weights(path)
     test = split_with_max_objects(test, 1)
