@@ -179,10 +179,11 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     logging.info("captioner: %d trainable weights (%d in the encoder), vocabulary %d",
                  sum(int(np.prod(v.shape)) for v in model.trainable_variables),
                  sum(int(np.prod(v.shape)) for v in trainer.encoder_variables), tok.vocabulary_size)
-    if not resumed and cfg.pretrain_steps:
-        history["encoder_pretraining"] = encoder_pretraining.pretrain(model.encoder, prepared,
-                                                                      config)
-    if not resumed:  # the untrained model's validation loss: where the curve starts
+    if not resumed:
+        if cfg.pretrain_steps:
+            history["encoder_pretraining"] = encoder_pretraining.pretrain(model.encoder, prepared,
+                                                                          config)
+        # the untrained model's validation loss: where the curve starts
         history["initial_validation"] = trainer.validation_loss(validation_batches)
         summaries.write_scalars(writer, history["initial_validation"], 0, "validation")
         _write_json(history_path, history)

@@ -122,7 +122,8 @@ class GanTrainer:
         self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
         self.guard = guard_lib.NonFiniteGuard(
             STAGE, max_consecutive_skips, "gan.generator_lr / gan.discriminator_lr")
-        self._inference_images = None
+        self._inference_images = inference_images(models.conditioning.embed,
+                                                  models.sampling_generator)
         self.discriminator_step = tf.function(self._discriminator_step)
         self.generator_step = tf.function(self._generator_step)
 
@@ -277,9 +278,6 @@ class GanTrainer:
 
     def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
         """Images in [-1, 1] for captions (inference-mode batch norm; the EMA generator if any)."""
-        if self._inference_images is None:
-            self._inference_images = inference_images(self.models.conditioning.embed,
-                                                      self.models.sampling_generator)
         return self._inference_images(token_ids, padding_mask, noise)
 
 
