@@ -23,6 +23,7 @@ from keras import layers
 from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data.caption_shapes import vocabulary as vocab
+from caption_aug.training import progress
 
 ATTRIBUTES = {"colour": vocab.COLOURS, "shape": vocab.SHAPES}
 OBJECTS = "objects"          # the multi-label head: (colour, shape) pairs present
@@ -172,11 +173,11 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
                      "object head on all %d, %d steps each", int(single.sum()), len(images), steps)
         fit(attributes, images[single], {name: labels[name][single] for name in ATTRIBUTES},
             keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps, batch_size,
-            learning_rate, seed)
+            learning_rate, seed, "attribute classifier: colour/shape steps")
         attributes.trainable = False
         fit(objects, images, {OBJECTS: labels[OBJECTS]},
             keras.losses.BinaryCrossentropy(from_logits=True), steps, batch_size, learning_rate,
-            seed)
+            seed, "attribute classifier: object-head steps")
         os.makedirs(directory, exist_ok=True)
         model.save_weights(path)
     test = split_with_max_objects(test, 1)
@@ -187,14 +188,16 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
 
 
 def fit(model: keras.Model, images: np.ndarray, labels: dict, loss, steps: int, batch_size: int,
-        learning_rate: float, seed: int) -> None:
-    """`steps` Adam steps on shuffled, randomly flipped batches of (images, labels)."""
+        learning_rate: float, seed: int, name: str) -> None:
+    """`steps` Adam steps on shuffled, randomly flipped batches of (images, labels), with a
+    progress line called `name`."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={name: loss for name in labels})
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels))
                .shuffle(len(images), seed=seed).repeat().batch(batch_size)
                .map(lambda x, y: (_jitter(x), y)).prefetch(2))
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+              callbacks=[progress.KerasProgress(name, steps)])
 
 
 def _jitter(images: tf.Tensor) -> tf.Tensor:

@@ -40,7 +40,7 @@ def pretrain(encoder: keras.Model, prepared, config) -> dict:
     classifier_lib.fit(model, images, {name: labels[name] for name in classifier_lib.ATTRIBUTES},
                        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                        cfg.pretrain_steps, cfg.pretrain_batch_size, cfg.pretrain_learning_rate,
-                       config.seed)
+                       config.seed, "captioner encoder pretraining steps")
     seconds = time.perf_counter() - start
     images, labels = single_objects("validation")
     accuracy = classifier_lib.accuracy(classifier_lib.predict(model, images), labels)

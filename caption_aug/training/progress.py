@@ -6,6 +6,7 @@ so it needs no knowledge of the machine; lines come at most every `every_seconds
 
 import time
 
+import keras
 from absl import logging
 
 
@@ -37,3 +38,17 @@ class Progress:
         if now - self._last >= self.every_seconds or done >= self.total:
             self._last = now
             logging.info("%s", self.line(done))
+
+
+class KerasProgress(keras.callbacks.Callback):
+    """The progress line for a `keras.Model.fit` of `total` steps (fit's own bar is off in logs)."""
+
+    def __init__(self, name: str, total: int):
+        super().__init__()
+        self.total = total
+        self.meter = Progress(name, total)
+        self.done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        self.meter.update(self.done)
