@@ -1,0 +1,89 @@
+"""The captioner's semantic accuracy against training seconds, by encoder (issue 11's curve).
+
+  python benchmarks/bench_captioner_curve.py [--arms=default,plain,pretrain800] [--epochs=6]
+      [--workdir=runs/bench_captioner_curve] [--out=benchmarks/results/bench_captioner_curve.json]
+
+Each arm runs `--mode=train_captioner` then `--mode=eval` (test split, beam 3) of configs/shapes.py
+with the arm's overrides and `captioner.epochs=--epochs`, in its own workdir (resumed if it exists).
+The curve has one point per epoch: seconds spent so far (encoder pretraining included) against the
+greedy validation captions' all-claims-true and claim precision, the figures training.json records;
+the end point adds the best-BLEU-4 checkpoint's test figures at beam 3. Arms:
+  default:     base_config(): two convs per block, encoder pretrained 1,600 steps
+  plain:       the encoder before issue 11: one conv per block, no pretraining
+  pretrain800: the default with half the pretraining steps
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from absl import app
+from absl import flags
+from absl import logging
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.evaluation import captioner_eval  # noqa: E402
+from caption_aug.training import captioner_trainer  # noqa: E402
+from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+
+ARMS = {
+    "default": {},
+    "plain": {"small_cnn_convs_per_block": 1, "pretrain_steps": 0},
+    "pretrain800": {"pretrain_steps": 800},
+}
+_ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
+_EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")
+_WORKDIR = flags.DEFINE_string("workdir", "", "Folder of the arms' workdirs (kept, so a rerun "
+                               "resumes); empty: a temporary folder.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner_curve.json", "JSON output.")
+
+
+def curve(history: dict) -> list:
+    """One point per epoch: cumulative seconds (pretraining first) and validation accuracy."""
+    seconds = history.get("encoder_pretraining", {}).get("seconds", 0.0)
+    points = []
+    for epoch in history["epochs"]:
+        seconds += epoch["train_seconds"]
+        points.append({"epoch": epoch["epoch"], "training_seconds": round(seconds, 1),
+                       "validation_all_true": epoch["semantic"]["all_true"],
+                       "validation_precision": epoch["semantic"]["precision"],
+                       "validation_bleu_4": epoch["validation"]["Bleu_4"]})
+    return points
+
+
+def run_arm(name: str, workdir: str, epochs: int) -> dict:
+    config = shapes.get_config()
+    config.captioner.update(ARMS[name])
+    config.captioner.epochs = epochs
+    config.captioner.eval_beam_sizes = (3,)
+    history = captioner_trainer.run_mode(config, workdir)
+    test = captioner_eval.run_mode(config, workdir)["beam_sizes"]["3"]
+    return {"overrides": ARMS[name], "epochs": epochs,
+            "pretraining": history.get("encoder_pretraining"),
+            "training_seconds": round(history.get("encoder_pretraining", {}).get("seconds", 0.0)
+                                      + history["train_seconds"], 1),
+            "accuracy_against_seconds": curve(history),
+            "test_beam_3": {"all_true": test["semantic"]["all_true"],
+                            "precision": test["semantic"]["precision"],
+                            "bleu_4": test["Bleu_4"]}}
+
+
+def main(_):
+    logging.set_verbosity(logging.INFO)
+    unknown = sorted(set(_ARMS.value) - set(ARMS))
+    if unknown:
+        raise app.UsageError(f"unknown arms {unknown}: expected some of {sorted(ARMS)}")
+    results = {"cpu_count": os.cpu_count(),
+               "note": "2 shared CPU cores: other jobs may have run at the same time"}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = _WORKDIR.value or scratch
+        for name in _ARMS.value:
+            results[name] = run_arm(name, os.path.join(root, name), _EPOCHS.value)
+            print(name, json.dumps(results[name]), flush=True)
+            results_file.write(_OUT.value, results)   # after every arm: a long run keeps its part
+
+
+if __name__ == "__main__":
+    app.run(main)
