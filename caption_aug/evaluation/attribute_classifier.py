@@ -188,16 +188,16 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, dire
 
 
 def fit(model: keras.Model, images: np.ndarray, labels: dict, loss, steps: int, batch_size: int,
-        learning_rate: float, seed: int, name: str) -> None:
+        learning_rate: float, seed: int, progress_name: str) -> None:
     """`steps` Adam steps on shuffled, randomly flipped batches of (images, labels), with a
-    progress line called `name`."""
+    progress line called `progress_name`."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={name: loss for name in labels})
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels))
                .shuffle(len(images), seed=seed).repeat().batch(batch_size)
                .map(lambda x, y: (_jitter(x), y)).prefetch(2))
     model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
-              callbacks=[progress.KerasProgress(name, steps)])
+              callbacks=[progress.KerasProgress(progress_name, steps)])
 
 
 def _jitter(images: tf.Tensor) -> tf.Tensor:

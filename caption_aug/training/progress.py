@@ -45,7 +45,6 @@ class KerasProgress(keras.callbacks.Callback):
 
     def __init__(self, name: str, total: int):
         super().__init__()
-        self.total = total
         self.meter = Progress(name, total)
         self.done = 0
 
