@@ -166,6 +166,8 @@ def base_config() -> ml_collections.ConfigDict:
                                              # the frozen sentence encoder (needs conditioning=
                                              # "encoder"; 0: off, the paper's GAN-CLS alone)
         matching_temperature=0.1,            # its softmax temperature (the encoder's own is 0.1)
+        matching_shift=2,                    # the matching loss scores G's images shifted by up
+                                             # to this many pixels (random per image; 0: unshifted)
         ema_decay=0.99,                      # >0: sample, score and hand on to stage 4 the moving
                                              # average of G's weights (0: G itself, the paper's)
         interpolation=False,                 # GAN-INT: also condition G on mixed embeddings
@@ -321,6 +323,7 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(gan.discriminator_conditioning in ("concat", "projection"),
              "gan.discriminator_conditioning", gan.discriminator_conditioning,
              '"concat" or "projection"')
+    _require(gan.matching_shift >= 0, "gan.matching_shift", gan.matching_shift, ">= 0")
     _require(gan.matching_weight >= 0 and gan.matching_temperature > 0, "gan.matching_weight",
              gan.matching_weight, ">= 0 (and gan.matching_temperature > 0)")
     _require(gan.matching_weight == 0 or gan.conditioning == "encoder", "gan.matching_weight",

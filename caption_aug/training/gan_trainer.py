@@ -187,20 +187,28 @@ class GanTrainer:
                 "d_wrong": tf.reduce_mean(tf.sigmoid(wrong_logits)),
                 "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
 
-    def generator_losses(self, fake_logits, fake, embedding, image_index) -> dict:
+    def generator_losses(self, fake_logits, fake, embedding, image_index, offsets) -> dict:
         """The parts of L_gen for generated images `fake` of caption `embedding`s: the adversarial
         loss (`gan.loss`) and, with `gan.matching_weight` > 0, the image-text matching loss
-        through the frozen sentence encoder (`EncoderConditioning.matching_loss`)."""
+        through the frozen sentence encoder (`EncoderConditioning.matching_loss`) of `fake`
+        shifted by `offsets` (from `matching_offsets`)."""
         parts = {"adversarial_loss": losses.generator_loss(fake_logits, self.config.loss)}
         if self.config.matching_weight:
+            if self.config.matching_shift:
+                fake = conditioning_lib.translate(fake, offsets, self.config.matching_shift)
             parts["matching_loss"] = self.models.conditioning.matching_loss(
                 fake, embedding, image_index, self.config.matching_temperature)
         return parts
 
-    def generator_objective(self, fake_logits, fake, embedding, image_index):
+    def matching_offsets(self, generator: tf.random.Generator, batch_size):
+        """Random per-image shifts of up to `gan.matching_shift` pixels for `generator_losses`."""
+        return conditioning_lib.random_offsets(generator, batch_size, self.config.matching_shift)
+
+    def generator_objective(self, fake_logits, fake, embedding, image_index, offsets):
         """L_gen: adversarial + `gan.matching_weight` x matching (see `generator_losses`); stage 4
         differentiates this same objective."""
-        return self._total(self.generator_losses(fake_logits, fake, embedding, image_index))
+        return self._total(self.generator_losses(fake_logits, fake, embedding, image_index,
+                                                 offsets))
 
     def _total(self, parts: dict):
         return parts["adversarial_loss"] + self.config.matching_weight * parts.get(
@@ -224,6 +232,7 @@ class GanTrainer:
         d_state = _state(disc)
         ema_noise = (None if self.models.generator_ema is None
                      else self._sample_noise(tf.shape(right)[0]))
+        offsets = self.matching_offsets(self.noise, tf.shape(right)[0])
         with tf.GradientTape() as tape:
             tape.watch(g_state[0])
             fake, g_non_trainable = self._generate(embedding, g_state)
@@ -231,7 +240,7 @@ class GanTrainer:
                                            tf.concat([embedding, right], axis=0), d_state)
             count = tf.shape(right)[0]
             parts = self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right,
-                                          batch["image_index"])
+                                          batch["image_index"], offsets)
             loss = self._total(parts)
         grads = tape.gradient(loss, g_state[0])
 

@@ -23,7 +23,7 @@ from caption_aug.training import hypergradient
 class JointModels:
     """The models stage 4 differentiates through; `embed_text(tokens, padding_mask)` is the GAN's
     (frozen) caption embedding, taking int ids or one-hots; `generator_objective(fake_logits, fake,
-    embedding, image_index)` is L_gen, as the GAN trains with it."""
+    embedding, image_index, offsets)` is L_gen, as the GAN trains with it."""
     lm: object
     embed_text: Callable
     generator: object
@@ -88,8 +88,9 @@ def synthetic_pairs(models: JointModels, lm_weights, lm_non_trainable, generator
 def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
                   ) -> hypergradient.Problem:
     """Closures over this iteration's batches: "lm" (an `lm_dataset` batch), "gan" (a matching
-    batch: image, token_ids, padding_mask, image_index, noise), "real" and "validation" (captioner batches),
-    "synthetic" (see `synthetic_pairs`). Non-trainable state is read now and held fixed."""
+    batch: image, token_ids, padding_mask, image_index, noise, offsets), "real" and "validation"
+    (captioner batches), "synthetic" (see `synthetic_pairs`). Non-trainable state is read now
+    and held fixed."""
     lm_nt = model_state(models.lm)[1]
     generator_nt = model_state(models.generator)[1]
     discriminator_weights, discriminator_nt = model_state(models.discriminator)
@@ -113,7 +114,7 @@ def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
              "text_embedding": tf.concat([gan_embedding, gan_embedding], axis=0)},
             training=True, arch_weights=arch_weights)
         return models.generator_objective(logits[:tf.shape(fake)[0]], fake, gan_embedding,
-                                          gan["image_index"])
+                                          gan["image_index"], gan["offsets"])
 
     def real_loss(captioner_weights):
         return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt,

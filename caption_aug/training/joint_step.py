@@ -109,10 +109,11 @@ class JointStep:
 
     def problem(self, batches) -> hypergradient.Problem:
         """The hypergradient's closures over an iteration's batches; L_gen takes the first GAN
-        batch, with its noise drawn here once."""
+        batch, with its noise and matching offsets drawn here once."""
         gan_batch = dict(batches["gan"][0])
-        gan_batch["noise"] = self.gan_noise.normal(
-            [tf.shape(gan_batch["image"])[0], self.config.gan.noise_dim])
+        batch_size = tf.shape(gan_batch["image"])[0]
+        gan_batch["noise"] = self.gan_noise.normal([batch_size, self.config.gan.noise_dim])
+        gan_batch["offsets"] = self.gan_trainer.matching_offsets(self.gan_noise, batch_size)
         return joint_problem.build_problem(self.models, {**batches, "gan": gan_batch},
                                            self.settings)
 

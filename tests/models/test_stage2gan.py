@@ -14,7 +14,8 @@ from caption_aug.models.stage2gan import (CaptionConditioning, Stage2Discriminat
                                           Stage2Generator, architecture_from_json,
                                           architecture_to_json, darts_ops, discriminator_loss,
                                           generator_loss)
-from caption_aug.models.stage2gan.conditioning import EncoderConditioning
+from caption_aug.models.stage2gan.conditioning import (EncoderConditioning, random_offsets,
+                                                      translate)
 
 SIZE = 32
 
@@ -251,6 +252,21 @@ def test_hinge_losses_stop_at_the_margin_and_rank_the_three_pairs():
         loss = generator_loss(fake, kind="hinge")
     assert loss.numpy() == pytest.approx(0.0, abs=1e-6)
     assert np.all(tape.gradient(loss, fake).numpy() < 0)   # descending raises D(fake)
+
+
+def test_translate_moves_each_image_by_its_own_offset_with_reflected_edges():
+    images = tf.Variable(np.arange(2 * 6 * 6).reshape(2, 6, 6, 1).astype("float32"))
+    offsets = tf.constant([[2, 2], [0, 4]])         # max shift 2: centre, then down 2 / left 2
+    with tf.GradientTape() as tape:
+        shifted = translate(images, offsets, 2)
+        total = tf.reduce_sum(shifted[1, 2:, :4])
+    shifted = shifted.numpy()
+    np.testing.assert_array_equal(shifted[0], images.numpy()[0])
+    np.testing.assert_array_equal(shifted[1, 2:, :4], images.numpy()[1, :4, 2:])
+    np.testing.assert_array_equal(shifted[1, 0], images.numpy()[1, 2, [2, 3, 4, 5, 4, 3]])
+    assert tape.gradient(total, images).numpy()[1, :4, 2:].min() == 1.0
+    drawn = random_offsets(tf.random.Generator.from_seed(0), 500, 2).numpy()
+    assert drawn.min() == 0 and drawn.max() == 4
 
 
 def test_matching_loss_reaches_the_generated_pixels_through_the_frozen_encoder():

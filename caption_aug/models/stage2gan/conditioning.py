@@ -87,3 +87,22 @@ class EncoderConditioning:
         return sentence_encoder.contrastive_loss(self.encoder.embed_image(images),
                                                  embedding / self.scale, image_index, temperature)
 
+
+def random_offsets(generator: tf.random.Generator, batch_size, max_shift: int):
+    """Per-image offsets [B, 2] in [0, 2 * max_shift] for `translate`, drawn from `generator`."""
+    return generator.uniform([batch_size, 2], 0, 2 * max_shift + 1, tf.int32)
+
+
+def translate(images, offsets, max_shift: int):
+    """Each image [S, S, C] of `images` moved by (offset - max_shift) pixels per axis (offsets from
+    `random_offsets`), edges reflected. The matching loss scores such shifted views (as CLIP
+    guidance scores augmented ones), so the generator cannot satisfy the frozen image side with
+    patterns that work at one pixel alignment only (README, Stage 2). Hand-written: tf.image's
+    random crop takes one offset for the whole batch."""
+    size = images.shape[1]
+    padded = tf.pad(images, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]],
+                    mode="REFLECT")
+    rows = offsets[:, 0:1] + tf.range(size)[None, :]
+    columns = offsets[:, 1:2] + tf.range(size)[None, :]
+    shifted = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(shifted, columns, axis=2, batch_dims=1)
