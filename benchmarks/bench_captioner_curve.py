@@ -1,6 +1,6 @@
 """The captioner's semantic accuracy against training seconds, by encoder (issue 11's curve).
 
-  python benchmarks/bench_captioner_curve.py [--arms=default,plain,pretrain800,pretrain3200] [--epochs=6]
+  python benchmarks/bench_captioner_curve.py [--arms=default,plain,objects800] [--epochs=6]
       [--workdir=runs/bench_captioner_curve] [--out=benchmarks/results/bench_captioner_curve.json]
 
 Each arm runs `--mode=train_captioner` then `--mode=eval` (test split, beam 3) of configs/shapes.py
@@ -11,6 +11,7 @@ the end point adds the best-BLEU-4 checkpoint's test figures at beam 3. Arms:
   default:     base_config(): two convs per block, encoder pretrained 1,600 steps
   plain:       the encoder before issue 11: one conv per block, no pretraining
   pretrain800, pretrain3200: the default with half / twice the pretraining steps
+  objects800:  the default, then 800 steps as a (colour, shape)-pair detector of all scenes
 """
 
 import json
@@ -30,9 +31,10 @@ import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 ARMS = {
     "default": {},
-    "plain": {"small_cnn_convs_per_block": 1, "pretrain_steps": 0},
+    "plain": {"small_cnn_convs_per_block": 1, "pretrain_steps": 0, "pretrain_object_steps": 0},
     "pretrain800": {"pretrain_steps": 800},
     "pretrain3200": {"pretrain_steps": 3200},
+    "objects800": {"pretrain_object_steps": 800},
 }
 _ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
 _EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")

@@ -66,6 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
         feature_dim=0,                       # channels of the input grid for backbone="features"
         pretrain_steps=1600,                 # caption_shapes: first train the encoder as a colour/
                                              # shape classifier of single-object images (0: off)
+        pretrain_object_steps=800,           # then as a per-location (colour, shape)-pair detector
+                                             # of all scenes, for binding (0: off; needs
+                                             # pretrain_steps > 0)
         pretrain_batch_size=64, pretrain_learning_rate=2e-3,
         encoded_size=8,                      # pixels pooled to E x E (paper: 14)
         embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
@@ -243,6 +246,9 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(cap.small_cnn_convs_per_block >= 1, "captioner.small_cnn_convs_per_block",
              cap.small_cnn_convs_per_block, ">= 1")
     _require(cap.pretrain_steps >= 0, "captioner.pretrain_steps", cap.pretrain_steps, ">= 0")
+    _require(cap.pretrain_object_steps == 0 or cap.pretrain_steps > 0,
+             "captioner.pretrain_object_steps", cap.pretrain_object_steps,
+             "0 unless captioner.pretrain_steps > 0")
     _require(cap.pretrain_steps == 0 or data.source == "caption_shapes", "captioner.pretrain_steps",
              cap.pretrain_steps, "0 unless data.source is caption_shapes (it needs scene metadata)")
     _require(cap.pretrain_batch_size > 0 and cap.pretrain_learning_rate > 0,

@@ -23,7 +23,7 @@ def get_config():
     enc.embedding_dim, enc.token_embedding_dim, enc.rnn_units = 16, 8, 8
     cap = config.captioner
     cap.small_cnn_filters, cap.encoded_size = (4, 4), 2
-    cap.small_cnn_convs_per_block, cap.pretrain_steps = 1, 0
+    cap.small_cnn_convs_per_block, cap.pretrain_steps, cap.pretrain_object_steps = 1, 0, 0
     cap.embedding_dim = cap.attention_dim = cap.decoder_dim = 8
     cap.dropout = 0.0
     gan = config.gan

@@ -98,13 +98,18 @@ def build_object_classifier(attributes: keras.Model) -> keras.Model:
     is found where one object shows both its colour and its shape, not where two objects show one
     each. (A trunk of its own, trained on the pairs alone, learned nothing in 1,600 steps; one
     shared and trained on both tasks lost about 0.1 of shape accuracy at 64x64.)"""
-    grid = attributes.get_layer(TRUNK_OUTPUT).output
-    pairs = layers.Conv2D(64, 1, activation="relu", name="objects_hidden")(grid)
-    # bias at the prior (about 2 of 56 pairs present) so that steps go to telling pairs apart
-    prior = keras.initializers.Constant(float(np.log(2.0 / (NUM_PAIRS - 2))))
-    pairs = layers.Conv2D(NUM_PAIRS, 1, bias_initializer=prior, name="objects_per_location")(pairs)
+    pairs = pair_logits(attributes.get_layer(TRUNK_OUTPUT).output)
     return keras.Model(attributes.input, {OBJECTS: layers.GlobalMaxPooling2D(name=OBJECTS)(pairs)},
                        name="objects")
+
+
+def pair_logits(features):
+    """Per-location (colour, shape)-pair logits [..., NUM_PAIRS] of features [..., F] (a dense
+    layer is a 1x1 conv on a grid), the bias at the prior (about 2 of 56 pairs present) so that
+    steps go to telling pairs apart."""
+    hidden = layers.Dense(64, activation="relu", name="objects_hidden")(features)
+    prior = keras.initializers.Constant(float(np.log(2.0 / (NUM_PAIRS - 2))))
+    return layers.Dense(NUM_PAIRS, bias_initializer=prior, name="objects_per_location")(hidden)
 
 
 def combined(attributes: keras.Model, objects: keras.Model) -> keras.Model:
@@ -130,10 +135,10 @@ def load_images(split: corpus.Split, image_size: int, cache_max_mb: float,
 def predict(model: keras.Model, images, batch_size: int = 256) -> dict:
     """Predicted class index per attribute, and `objects`: the rank [N, NUM_PAIRS] of each pair
     among the image's pair logits (0: the likeliest pair). Ranks, not a threshold: with 1-3
-    positives among 56 the logits are rarely calibrated to cross 0. (A model without the
-    `objects` head gets the attributes alone.)"""
+    positives among 56 the logits are rarely calibrated to cross 0. (Only the heads the model
+    has.)"""
     outputs = model.predict(images, batch_size=batch_size, verbose=0)
-    predicted = {name: np.argmax(outputs[name], axis=-1) for name in ATTRIBUTES}
+    predicted = {name: np.argmax(outputs[name], axis=-1) for name in ATTRIBUTES if name in outputs}
     if OBJECTS in outputs:
         predicted[OBJECTS] = np.argsort(np.argsort(-outputs[OBJECTS], axis=-1), axis=-1)
     return predicted
@@ -143,10 +148,18 @@ def accuracy(predicted: dict, labels: dict) -> dict:
     return {name: float(np.mean(predicted[name] == labels[name])) for name in ATTRIBUTES}
 
 
+def objects_found(predicted: dict, objects: np.ndarray) -> float:
+    """The share of present pairs (multi-hot `objects` [N, NUM_PAIRS]) that rank among their
+    image's n likeliest, n its number of present pairs."""
+    present = objects > 0
+    within = predicted[OBJECTS] < present.sum(axis=1, keepdims=True)
+    return float(within[present].mean())
+
+
 def cache_directory(root: str, image_size: int, steps: int, channels: int, seed: int) -> str:
     """Where a classifier of these settings is cached: a changed setting trains a new one."""
     settings = json.dumps(dict(size=image_size, steps=steps, channels=channels, seed=seed,
-                               version=2))
+                               version=3))  # 3: pair head as Dense layers
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
     return os.path.join(root, f"size{image_size}_{digest}")
 

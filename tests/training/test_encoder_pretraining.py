@@ -1,6 +1,7 @@
 """The captioner's encoder pretraining on caption_shapes: it teaches the encoder to read colours
-of single-object images (a barely trained one reads them at chance), runs once before the first
-captioner step, and is not repeated when training resumes."""
+of single-object images (a barely trained one reads them at chance) and, optionally, to find
+(colour, shape) pairs in multi-object scenes; it runs once before the first captioner step, and
+is not repeated when training resumes."""
 
 import pytest
 
@@ -11,6 +12,7 @@ from caption_aug.training import encoder_pretraining
 from configs import captioner_tiny
 
 _CHANCE = 1 / 8   # colours
+_PAIRS = 56       # (colour, shape) pairs: a blind guess finds about n of them among its n likeliest
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def test_pretraining_teaches_colours_that_a_barely_trained_encoder_does_not_read
     config, _, data, history = trained
     pretrained = history["encoder_pretraining"]
     assert pretrained["steps"] == 300 and pretrained["seconds"] > 0
-    assert set(pretrained["validation_accuracy"]) == {"colour", "shape"}
+    assert set(pretrained["validation_accuracy"]) == {"colour", "shape"}   # no object steps
     assert pretrained["validation_accuracy"]["colour"] > _CHANCE + 0.4, pretrained
     barely = config.copy_and_resolve_references()
     barely.captioner.pretrain_steps = 1
@@ -46,3 +48,17 @@ def test_resumed_training_keeps_the_pretrained_encoder_and_does_not_pretrain_aga
     resumed = captioner_trainer.train(longer, workdir, data)
     assert len(resumed["epochs"]) == 2
     assert resumed["encoder_pretraining"] == history["encoder_pretraining"]
+
+
+def test_object_pretraining_finds_the_pairs_of_multi_object_scenes(trained):
+    config, _, data, _ = trained
+    found = {}
+    for object_steps in (1, 300):
+        cfg = config.copy_and_resolve_references()
+        cfg.captioner.update(dict(pretrain_steps=1, pretrain_object_steps=object_steps))
+        encoder = build_captioner(cfg.captioner, data.tokenizer.vocabulary_size,
+                                  cfg.pipeline.captioner_image_size).encoder
+        result = encoder_pretraining.pretrain(encoder, data, cfg)
+        assert result["object_steps"] == object_steps
+        found[object_steps] = result["validation_accuracy"]["objects"]
+    assert found[1] < 0.1 and found[300] > found[1] + 0.1, found   # measured 0.05 and 0.21
