@@ -19,7 +19,7 @@ def get_config():
     cap.encoded_size = 4
     cap.embedding_dim = cap.attention_dim = cap.decoder_dim = 32
     cap.encoder_lr = cap.decoder_lr = 3e-3
-    cap.pretrain_steps = cap.pretrain_object_steps = 0  # tested on its own (test_encoder_pretraining.py)
+    cap.pretrain_steps = cap.pretrain_object_steps = 0  # tested alone (test_encoder_pretraining)
     cap.epochs = 2
     cap.beam_search_jit_compile = False  # XLA compiles per batch shape: slower for a tiny run
     cap.log_every_steps = 10

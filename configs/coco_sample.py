@@ -18,5 +18,6 @@ def get_config():
     config.data.validation_fraction = 0.15
     config.data.test_fraction = 0.15
     config.pipeline.captioner_image_size = 224
-    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0  # needs scene metadata
+    # encoder pretraining needs caption_shapes' scene metadata
+    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0
     return config
