@@ -12,6 +12,7 @@ import ml_collections
 SOURCES = ("caption_shapes", "coco", "karpathy", "flickr8k", "tfds_coco_captions")
 NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
+SELECTION_METRICS = ("all_true", "bleu_4")   # captioner.select_by
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
 
@@ -78,7 +79,11 @@ def base_config() -> ml_collections.ConfigDict:
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
-        early_stopping_patience=20,          # epochs without validation BLEU-4 gain (paper: 20)
+        select_by="bleu_4",                  # the validation figure that picks the best epoch and
+                                             # drives decay / early stopping: "bleu_4" or "all_true"
+                                             # (share of captions entirely true; caption_shapes; it
+                                             # favours epochs whose captions leave objects out)
+        early_stopping_patience=20,          # epochs without a gain of it (paper: 20, by BLEU-4)
         lr_decay_patience=8,                 # lr *= lr_decay_factor after this many (paper: 8)
         lr_decay_factor=0.8,
         max_decode_length=0,                 # 0: data.max_caption_tokens
@@ -251,6 +256,10 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              "0 unless captioner.pretrain_steps > 0")
     _require(cap.pretrain_steps == 0 or data.source == "caption_shapes", "captioner.pretrain_steps",
              cap.pretrain_steps, "0 unless data.source is caption_shapes (it needs scene metadata)")
+    _require(cap.select_by in SELECTION_METRICS, "captioner.select_by", cap.select_by,
+             f"one of {SELECTION_METRICS}")
+    _require(cap.select_by != "all_true" or data.source == "caption_shapes", "captioner.select_by",
+             cap.select_by, '"bleu_4" unless data.source is caption_shapes (all_true needs scenes)')
     _require(cap.pretrain_batch_size > 0 and cap.pretrain_learning_rate > 0,
              "captioner.pretrain_learning_rate", cap.pretrain_learning_rate,
              "> 0 (and pretrain_batch_size > 0)")

@@ -71,6 +71,16 @@ def test_plateau_decays_every_patience_epochs_and_stops():
     assert plateau.update(0.3) == (True, False) and not plateau.should_stop
 
 
+def test_the_best_epoch_is_chosen_by_the_configured_figure_and_never_a_non_finite_one():
+    scores = {"Bleu_4": 0.3, "semantic": {"all_true": 0.6}}
+    finite, nan_loss = {"loss": 2.0}, {"loss": float("nan")}
+    assert captioner_trainer.selection_value("all_true", scores, finite) == pytest.approx(0.6)
+    assert captioner_trainer.selection_value("bleu_4", scores, finite) == pytest.approx(0.3)
+    assert captioner_trainer.selection_value("all_true", scores, nan_loss) == float("-inf")
+    assert captioner_trainer.selection_value("bleu_4", {"Bleu_4": float("nan")}, finite) == \
+        float("-inf")
+
+
 def test_xla_train_step_trains(tiny):
     config, _, data = tiny
     cfg = config.captioner
