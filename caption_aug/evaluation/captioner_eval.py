@@ -19,7 +19,7 @@ from absl import logging
 from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
-from caption_aug.data.caption_shapes import score_caption
+from caption_aug.data.caption_shapes import CLAIM_KINDS, score_caption
 from caption_aug.evaluation import attention_maps
 from caption_aug.evaluation import bleu
 from caption_aug.models.captioner import build_captioner, detokenize
@@ -90,13 +90,19 @@ def generate_split(generator: CaptionGenerator, dataset: tf.data.Dataset, beam_s
 
 
 def semantic_accuracy(hypotheses: Dict[int, str], split: corpus.Split) -> dict:
-    """On caption_shapes: share of captions whose every claim is true (and that name an object),
-    and the mean share of true claims per caption, from the scenes' ground truth."""
+    """On caption_shapes, from the scenes' ground truth: share of captions whose every claim is
+    true (and that name an object), the mean share of true claims per caption, the share naming
+    every object, the share naming one object twice, and, per claim kind, the share of its
+    claims that are true (over all captions; kinds never stated are left out)."""
     metadata = dict(zip(split.image_ids.tolist(), split.metadata))
     scores = [score_caption(caption, metadata[image_id]) for image_id, caption in hypotheses.items()]
+    stated = {kind: sum(s.stated[kind] for s in scores) for kind in CLAIM_KINDS}
     return {"all_true": float(np.mean([s.all_true for s in scores])),
             "precision": float(np.mean([s.precision for s in scores])),
-            "all_mentioned": float(np.mean([s.all_mentioned for s in scores]))}
+            "all_mentioned": float(np.mean([s.all_mentioned for s in scores])),
+            "repeated_object": float(np.mean([s.repeated for s in scores])),
+            "precision_by_kind": {kind: sum(s.correct[kind] for s in scores) / n
+                                  for kind, n in stated.items() if n}}
 
 
 def score(generated: GeneratedCaptions, split: corpus.Split) -> dict:
@@ -174,8 +180,11 @@ def format_metrics(metrics: dict) -> str:
         bleu_scores = " / ".join(f"{m[f'Bleu_{n}']:.4f}" for n in range(1, 5))
         line = f"beam {beam_size}: BLEU-1..4 {bleu_scores}"
         if "semantic" in m:
-            line += (f"   all-true {m['semantic']['all_true']:.3f}, "
-                     f"claim precision {m['semantic']['precision']:.3f}")
+            semantic = m["semantic"]
+            line += (f"   all-true {semantic['all_true']:.3f}, "
+                     f"claim precision {semantic['precision']:.3f}, "
+                     f"all objects named {semantic['all_mentioned']:.3f}, "
+                     f"an object named twice {semantic['repeated_object']:.3f}")
         lines.append(line)
     return "\n".join(lines)
 

@@ -103,7 +103,9 @@ def _gan(m: dict, workdir: str) -> str:
 
 _CAPTIONER_FIGURES = [(f"BLEU-{n}", lambda s, n=n: s.get(f"Bleu_{n}")) for n in range(1, 5)] + [
     ("all claims true", lambda s: s.get("semantic", {}).get("all_true")),
-    ("claim precision", lambda s: s.get("semantic", {}).get("precision"))]
+    ("claim precision", lambda s: s.get("semantic", {}).get("precision")),
+    ("all objects named", lambda s: s.get("semantic", {}).get("all_mentioned")),
+    ("an object named twice", lambda s: s.get("semantic", {}).get("repeated_object"))]
 
 
 def _difference(a, b) -> str:

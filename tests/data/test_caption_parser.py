@@ -28,12 +28,13 @@ def test_parser_reads_every_grammar_caption_back_to_exactly_its_claims(captioned
     assert not failures[:5]
 
 
-def test_every_grammar_caption_is_true_and_mentions_every_object(captioned_scenes):
+def test_every_grammar_caption_is_true_and_mentions_every_object_once(captioned_scenes):
     for the_scene, captions in captioned_scenes:
         attributes = the_scene.as_dict()
         for caption in captions:
             score = score_caption(caption.text, attributes)
             assert score.all_true and score.all_mentioned and score.precision == 1.0
+            assert not score.repeated, caption.text
             assert caption_matches_scene(caption.text, attributes)
 
 
@@ -149,3 +150,15 @@ def test_scoring_counts_wrong_claims_and_missing_objects():
 
     score = score_caption("nothing to see here", attributes)
     assert score.num_claims == 0 and score.precision == 0.0 and not score.all_true
+
+
+def test_scoring_flags_an_object_named_more_often_than_the_scene_holds_it():
+    the_scene = _two_object_scene()
+    attributes = the_scene.as_dict()
+    a, b = the_scene.objects
+    assert not score_caption(f"a {a.colour} {a.shape} and a {b.colour} {b.shape}",
+                             attributes).repeated
+    twice = score_caption(f"a {a.colour} {a.shape} and a {a.colour} {a.shape}", attributes)
+    assert twice.repeated and not twice.all_true
+    # a description without colour fits every object of its shape
+    assert score_caption(f"a {a.shape} and a {a.colour} {a.shape}", attributes).repeated

@@ -68,8 +68,14 @@ def test_semantic_accuracy_rewards_true_captions_only(evaluated):
     truthful = {int(i): caps[0] for i, caps in zip(test.image_ids, test.captions)}
     assert captioner_eval.semantic_accuracy(truthful, test)["all_true"] == 1.0
     shifted = dict(zip(truthful, list(truthful.values())[1:] + list(truthful.values())[:1]))
+    right = captioner_eval.semantic_accuracy(truthful, test)
+    assert right["repeated_object"] == 0.0
+    assert set(right["precision_by_kind"].values()) == {1.0}
     wrong = captioner_eval.semantic_accuracy(shifted, test)
     assert wrong["all_true"] < 0.5 and wrong["precision"] < 0.8
+    assert wrong["precision_by_kind"]["shape"] < 0.8 and wrong["precision_by_kind"]["colour"] < 0.8
+    first_object_twice = {i: f"{c} and {c}" for i, c in truthful.items()}
+    assert captioner_eval.semantic_accuracy(first_object_twice, test)["repeated_object"] > 0.9
 
 
 def test_generate_split_limits_images_and_keeps_attention(evaluated):

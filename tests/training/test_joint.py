@@ -71,6 +71,7 @@ def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
     report = (workdir / "report.md").read_text()
     for heading in ("Caption LM", "Stage2GAN", "Joint phase", "BLEU-4", "Time per phase",
                     "control (real only)", "after - control", "claim precision",
+                    "an object named twice",
                     "Synthetic captions of the joint phase (12 drawn)"):
         assert heading in report
     assert (workdir / "export" / "captioner" / "saved_model.pb").exists()

@@ -11,11 +11,12 @@ from caption_aug.data.caption_shapes.loader import load_caption_shapes, prepare_
 from caption_aug.data.caption_shapes.parser import parse_caption
 from caption_aug.data.caption_shapes.render import render
 from caption_aug.data.caption_shapes.scene import Scene, sample_scene
-from caption_aug.data.caption_shapes.scoring import (CaptionScore, caption_matches_scene,
-                                                     score_caption)
+from caption_aug.data.caption_shapes.scoring import (CLAIM_KINDS, CaptionScore,
+                                                     caption_matches_scene, score_caption)
 
 __all__ = [
     "CaptionShapes", "CaptionShapesConfig", "Claims", "ObjectClaim", "RelationClaim",
     "write_captions", "load_caption_shapes", "prepare_caption_shapes", "parse_caption", "render",
-    "Scene", "sample_scene", "CaptionScore", "caption_matches_scene", "score_caption",
+    "Scene", "sample_scene", "CLAIM_KINDS", "CaptionScore", "caption_matches_scene",
+    "score_caption",
 ]

@@ -6,6 +6,7 @@ then a claim that is right or wrong. This is exact where BLEU is not: it tells w
 caption says is true and whether it leaves an object out.
 """
 
+import collections
 import dataclasses
 import itertools
 
@@ -19,12 +20,15 @@ CLAIM_KINDS = ("shape", "colour", "size", "relation", "count", "background")
 class CaptionScore:
     """`correct[kind]` of `stated[kind]` claims were true, for each kind in CLAIM_KINDS;
     `mentioned` of the scene's `num_objects` objects were named by shape (and colour, if
-    stated) by some object of the caption."""
+    stated) by some object of the caption; `repeated`: the caption states a shape (or coloured
+    shape) twice or more and more often than the scene holds it ("a blue square and a blue box"
+    of one blue square)."""
     claims: Claims
     stated: dict
     correct: dict
     mentioned: int
     num_objects: int
+    repeated: bool
 
     @property
     def num_claims(self) -> int:
@@ -76,7 +80,8 @@ def score_caption(caption, attributes: dict) -> CaptionScore:
         tally("background", claims.background_style == background["style"])
     mentioned = sum(1 for k, t in enumerate(match) if t is not None
                     and _names(claims.objects[k], truth[t]))
-    return CaptionScore(claims, stated, correct, mentioned, len(truth))
+    return CaptionScore(claims, stated, correct, mentioned, len(truth),
+                        _repeats(claims.objects, truth))
 
 
 def caption_matches_scene(caption, attributes: dict) -> bool:
@@ -94,6 +99,16 @@ def _agreement(claim, true: dict) -> int:
 
 def _names(claim, true: dict) -> bool:
     return claim.shape == true["shape"] and claim.colour in (None, true["colour"])
+
+
+def _repeats(claimed: tuple, truth: list) -> bool:
+    """Some shape, or some coloured shape, is stated at least twice and more often than the
+    scene has objects of it."""
+    said = collections.Counter(c.shape for c in claimed)
+    said.update((c.shape, c.colour) for c in claimed if c.colour is not None)
+    held = collections.Counter(t["shape"] for t in truth)
+    held.update((t["shape"], t["colour"]) for t in truth)
+    return any(n > 1 and n > held[key] for key, n in said.items())
 
 
 def _best_match(claimed: tuple, truth: list) -> list:
