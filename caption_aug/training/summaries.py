@@ -16,10 +16,15 @@ def stage_writer(workdir: str, stage: str):
 
 
 def write_scalars(writer, values: dict, step: int, prefix: str = "") -> None:
-    """One scalar per item of `values`, named `prefix/key` (or `key` without a prefix)."""
+    """One scalar per item of `values`, named `prefix/key` (or `key` without a prefix); a nested
+    dict becomes `prefix/key/subkey` scalars."""
     with writer.as_default(step=step):
         for key, value in values.items():
-            tf.summary.scalar(f"{prefix}/{key}" if prefix else key, float(value))
+            name = f"{prefix}/{key}" if prefix else key
+            if isinstance(value, dict):
+                write_scalars(writer, value, step, name)
+            else:
+                tf.summary.scalar(name, float(value))
 
 
 def figure_png(figure) -> bytes:

@@ -48,7 +48,7 @@ def test_training_lowers_validation_loss_resumes_and_logs(tiny):
     events = _tags(workdir)
     scalars = {tag for tag in events.Tags()["tensors"]}
     assert {"train/loss", "validation/loss", "validation/Bleu_4", "learning_rate/decoder",
-            "validation/sample_captions"} <= scalars
+            "validation/sample_captions", "validation_semantic/all_true"} <= scalars
     images = events.Tensors("validation/attention_maps")
     assert len(images) == 2 and images[-1].tensor_proto.string_val[2][:4] == b"\x89PNG"
     steps_per_epoch = history["epochs"][0]["step"]
