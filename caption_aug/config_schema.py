@@ -174,7 +174,7 @@ def base_config() -> ml_collections.ConfigDict:
                                              # the frozen sentence encoder (needs conditioning=
                                              # "encoder"; 0: off, the paper's GAN-CLS alone)
         matching_temperature=0.1,            # its softmax temperature (the encoder's own is 0.1)
-        matching_shift=2,                    # the matching loss scores G's images shifted by up
+        matching_shift=4,                    # the matching loss scores G's images shifted by up
                                              # to this many pixels (random per image; 0: unshifted)
         ema_decay=0.99,                      # >0: sample, score and hand on to stage 4 the moving
                                              # average of G's weights (0: G itself, the paper's)
