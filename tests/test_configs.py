@@ -1,6 +1,7 @@
 """Every shipped config is valid; the paper configs carry the paper's settings and name the data
-they miss; the ablation variants each switch off one level; a value of the wrong type (in a file
-or on the command line) fails validation naming its key."""
+they miss; shapes_long ships a discriminator of its GAN's size; the ablation variants each switch
+off one level; a value of the wrong type (in a file or on the command line) fails validation
+naming its key."""
 
 import glob
 import importlib
@@ -13,7 +14,9 @@ from absl import flags
 from ml_collections import config_flags
 
 from caption_aug import config_schema
-from configs import ablation, coco_karpathy, flickr8k
+from caption_aug.models.stage2gan import discriminator
+from caption_aug.training import gan_trainer
+from configs import ablation, coco_karpathy, flickr8k, shapes_long
 from tests.conftest import REPO_ROOT
 
 _CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO_ROOT, "configs", "*.py"))
@@ -38,6 +41,14 @@ def test_paper_configs_carry_the_paper_settings_and_name_their_missing_data(modu
     assert config.lm.generation.temperature == 1.0
     with pytest.raises(ValueError, match="data.karpathy"):
         config_schema.validate(config)
+
+
+def test_shapes_long_trains_its_shipped_discriminator_at_the_resolution_that_shows_shape():
+    config = shapes_long.get_config()
+    size = config.pipeline.gan_image_size
+    assert size == config.pipeline.encoder_image_size == 64
+    architecture = gan_trainer.load_architecture(config.gan.derived_architecture)
+    assert len(architecture) == len(discriminator.edge_strides(size))
 
 
 def test_ablations_switch_off_one_level_each():
