@@ -158,6 +158,7 @@ def base_config() -> ml_collections.ConfigDict:
                                              # stand-in caption embedding trained by D's loss
         conditioning_token_dim=64,           # token vectors of the stand-in caption embedding
         derived_architecture="",             # a derive() JSON: train that fixed discriminator
+                                             # (GAN stage only: the joint phase searches B)
         max_objects=0,                       # >0: train on caption_shapes scenes with at most this
                                              # many objects (0: all)
         batch_size=64,

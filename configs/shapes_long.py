@@ -2,8 +2,9 @@
 
 The sentence encoder reads 64x64 images too, so that the generator's matching loss can see shape,
 and the GAN trains a fixed derived discriminator (all sep_conv_3x3, about 5x faster than the
-supernet at 64x64), so the joint phase of `--mode=all` with this config does not search B. The
-attribute classifier trains 1,600 steps (its shape ceiling: 0.87-0.97 in four runs).
+supernet at 64x64). So it is a config for the GAN stage: `--mode=all` and `--mode=joint` refuse it
+in one line, since the joint phase searches B, which only the supernet has. The attribute
+classifier trains 1,600 steps (its shape ceiling: 0.87-0.97 in four runs).
 
   python train_main.py --config=configs/shapes_long.py --workdir=runs/long --mode=train_encoder
   python train_main.py --config=configs/shapes_long.py --workdir=runs/long --mode=train_gan

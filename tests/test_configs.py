@@ -1,7 +1,7 @@
 """Every shipped config is valid; the paper configs carry the paper's settings and name the data
-they miss; shapes_long ships a discriminator of its GAN's size; the ablation variants each switch
-off one level; a value of the wrong type (in a file or on the command line) fails validation
-naming its key."""
+they miss; shapes_long ships a discriminator of its GAN's size (which the joint phase refuses);
+the ablation variants each switch off one level; a value of the wrong type (in a file or on the
+command line) fails validation naming its key."""
 
 import glob
 import importlib
@@ -15,7 +15,7 @@ from ml_collections import config_flags
 
 from caption_aug import config_schema
 from caption_aug.models.stage2gan import discriminator
-from caption_aug.training import gan_trainer
+from caption_aug.training import gan_trainer, joint_trainer, run_all
 from configs import ablation, coco_karpathy, flickr8k, shapes_long
 from tests.conftest import REPO_ROOT
 
@@ -43,12 +43,17 @@ def test_paper_configs_carry_the_paper_settings_and_name_their_missing_data(modu
         config_schema.validate(config)
 
 
-def test_shapes_long_trains_its_shipped_discriminator_at_the_resolution_that_shows_shape():
+def test_shapes_long_trains_its_shipped_discriminator_at_the_resolution_that_shows_shape(
+        tmp_path):
     config = shapes_long.get_config()
     size = config.pipeline.gan_image_size
     assert size == config.pipeline.encoder_image_size == 64
     architecture = gan_trainer.load_architecture(config.gan.derived_architecture)
     assert len(architecture) == len(discriminator.edge_strides(size))
+    for mode in (run_all, joint_trainer):  # the joint phase needs the supernet: it says so at once
+        with pytest.raises(ValueError, match="gan.derived_architecture=.*needs the supernet"):
+            mode.run_mode(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_ablations_switch_off_one_level_each():

@@ -281,8 +281,17 @@ def train(config, workdir: str, prepared) -> tuple:
     return metrics, run
 
 
+def require_supernet(config) -> None:
+    """Fails at once, naming the key, when the GAN trains a fixed discriminator: the joint phase
+    searches B, which only the supernet has."""
+    if config.gan.derived_architecture:
+        raise ValueError(f"config key gan.derived_architecture={config.gan.derived_architecture!r}"
+                         ': the joint phase searches B and needs the supernet discriminator ("")')
+
+
 def run_mode(config, workdir: str) -> dict:
     """`--mode=joint`: the joint phase over the stages already trained in `workdir`."""
+    require_supernet(config)
     prepared = prepare_lib.prepare(config, workdir)
     metrics, _ = train(config, workdir, prepared)
     synthetic = metrics["synthetic_captions"]
