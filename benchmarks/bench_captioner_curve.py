@@ -1,10 +1,12 @@
 """The captioner's semantic accuracy against training seconds, by encoder (issue 11's curve).
 
   python benchmarks/bench_captioner_curve.py [--arms=default,plain,by_all_true] [--epochs=6]
-      [--workdir=runs/bench_captioner_curve] [--out=benchmarks/results/bench_captioner_curve.json]
+      [--seed=0] [--workdir=runs/bench_captioner_curve]
+      [--out=benchmarks/results/bench_captioner_curve.json]
 
 Each arm runs `--mode=train_captioner` then `--mode=eval` (test split, beam 3) of configs/shapes.py
-with the arm's overrides and `captioner.epochs=--epochs`, in its own workdir (resumed if it exists).
+with the arm's overrides, `captioner.epochs=--epochs` and `seed=--seed`, in its own workdir
+(ARM/seedS, resumed if it exists).
 The curve has one point per epoch: seconds spent so far (encoder pretraining included) against the
 greedy validation captions' all-claims-true and claim precision, the figures training.json records;
 the end point adds the best checkpoint's test figures at beam 3. Arms:
@@ -16,6 +18,7 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   encoder_lr1e-4: the default, fine-tuning the pretrained encoder at a quarter of its lr
   plain:       the encoder before issue 11: one conv per block, no pretraining
   pretrain800, pretrain3200: the default with half / twice the single-object pretraining steps
+  coverage:    the default, its attention told how much each pixel was attended so far
 """
 
 import json
@@ -41,9 +44,11 @@ ARMS = {
     "plain": {"small_cnn_convs_per_block": 1, "pretrain_steps": 0, "pretrain_object_steps": 0},
     "pretrain800": {"pretrain_steps": 800},
     "pretrain3200": {"pretrain_steps": 3200},
+    "coverage": {"attention_coverage": True},
 }
 _ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
 _EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")
+_SEED = flags.DEFINE_integer("seed", 0, "The runs' config.seed (weights, batch order, dropout).")
 _WORKDIR = flags.DEFINE_string("workdir", "", "Folder of the arms' workdirs (kept, so a rerun "
                                "resumes); empty: a temporary folder.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner_curve.json", "JSON output.")
@@ -63,15 +68,16 @@ def curve(history: dict) -> list:
     return points
 
 
-def run_arm(name: str, workdir: str, epochs: int) -> dict:
+def run_arm(name: str, workdir: str, epochs: int, seed: int) -> dict:
     config = shapes.get_config()
+    config.seed = seed
     config.captioner.update(ARMS[name])
     config.captioner.epochs = epochs
     config.captioner.eval_beam_sizes = (3,)
     history = captioner_trainer.run_mode(config, workdir)
     test = captioner_eval.run_mode(config, workdir)["beam_sizes"]["3"]
     points = curve(history)
-    return {"overrides": ARMS[name], "epochs": epochs,
+    return {"overrides": ARMS[name], "epochs": epochs, "seed": seed,
             "pretraining": history.get("encoder_pretraining"),
             "training_seconds": points[-1]["training_seconds"],
             "accuracy_against_seconds": points,
@@ -80,6 +86,7 @@ def run_arm(name: str, workdir: str, epochs: int) -> dict:
             "test_beam_3": {"all_true": test["semantic"]["all_true"],
                             "precision": test["semantic"]["precision"],
                             "all_mentioned": test["semantic"]["all_mentioned"],
+                            "repeated_object": test["semantic"]["repeated_object"],
                             "bleu_4": test["Bleu_4"]}}
 
 
@@ -93,8 +100,10 @@ def main(_):
     with tempfile.TemporaryDirectory() as scratch:
         root = _WORKDIR.value or scratch
         for name in _ARMS.value:
-            results[name] = run_arm(name, os.path.join(root, name), _EPOCHS.value)
-            print(name, json.dumps(results[name]), flush=True)
+            key = f"{name}_seed{_SEED.value}"
+            results[key] = run_arm(name, os.path.join(root, name, f"seed{_SEED.value}"),
+                                   _EPOCHS.value, _SEED.value)
+            print(key, json.dumps(results[key]), flush=True)
             results_file.write(_OUT.value, results)   # after every arm: a long run keeps its part
 
 

@@ -77,6 +77,8 @@ def base_config() -> ml_collections.ConfigDict:
         encoder_lr=4e-4, decoder_lr=4e-4,    # paper: 1e-4 (pretrained ResNet) and 4e-4
         grad_clip_value=5.0,                 # clip each gradient element to +-5 (paper)
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
+        attention_coverage=False,            # the attention also sees each pixel's attention so far
+                                             # (Tu et al. 2016's coverage, no coverage loss)
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and

@@ -13,13 +13,17 @@ from tests.models.captioner_fixtures import END, IMAGE_SIZE, PAD, START, VOCAB, 
 MAX_LENGTH = 9
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "coverage"])
+def model(request):
     keras.utils.set_random_seed(7)
-    model = build_captioner(tiny_captioner_config(), VOCAB, IMAGE_SIZE)
+    model = build_captioner(tiny_captioner_config(attention_coverage=request.param), VOCAB,
+                            IMAGE_SIZE)
     # Sharper, more varied word distributions than a fresh init, so that beams diverge.
     kernel = model.decoder.word_logits.kernel
     kernel.assign(kernel * 10.0)
+    # and an end token likely enough that some captions finish within MAX_LENGTH.
+    bias = model.decoder.word_logits.bias
+    bias.assign(bias + 3.0 * tf.one_hot(END, VOCAB))
     return model
 
 
@@ -35,13 +39,13 @@ def _search(model, features, k, banned=(PAD,)):
 
 def greedy_decode(decoder, features):
     """The plain greedy decoder, one step at a time in Python: argmax word, stop at end."""
-    h, c, projected = decoder.initial_state(features)
+    state, projected = decoder.initial_state(features)
     word = tf.fill([features.shape[0]], START)
     done = np.zeros(features.shape[0], bool)
     tokens, total = [], np.zeros(features.shape[0])
     for _ in range(MAX_LENGTH):
-        h, c, _ = decoder.step(features, projected, decoder.embedding(word), h, c)
-        log_probs = tf.nn.log_softmax(decoder.logits(h, training=False)).numpy()
+        state, _ = decoder.step(features, projected, decoder.embedding(word), state)
+        log_probs = tf.nn.log_softmax(decoder.logits(state[0], training=False)).numpy()
         log_probs[:, PAD] = -np.inf
         word_np = log_probs.argmax(-1)
         total += np.where(done, 0.0, log_probs.max(-1))
@@ -55,12 +59,12 @@ def reference_beam_search(decoder, features, k):
     """The reference's algorithm for one image, in Python: rank the k best continuations of the
     live beams; those ending in the end token are set aside as complete and k shrinks; the best
     complete caption wins. Returns (score, words) or None when nothing completes."""
-    h, c, projected = decoder.initial_state(features)
+    state, projected = decoder.initial_state(features)
     beams, scores, complete = [[]], np.zeros(1), []
     for _ in range(MAX_LENGTH):
         last = tf.constant([beam[-1] if beam else START for beam in beams])
-        h, c, _ = decoder.step(features, projected, decoder.embedding(last), h, c)
-        log_probs = tf.nn.log_softmax(decoder.logits(h, training=False)).numpy()
+        state, _ = decoder.step(features, projected, decoder.embedding(last), state)
+        log_probs = tf.nn.log_softmax(decoder.logits(state[0], training=False)).numpy()
         log_probs[:, PAD] = -np.inf
         candidates = (scores[:, None] + log_probs).reshape(-1)
         live, rows = [], []
@@ -75,7 +79,7 @@ def reference_beam_search(decoder, features, k):
         if not k:
             break
         scores, beams = np.array([score for score, _ in live]), [beam for _, beam in live]
-        h, c = tf.gather(h, rows), tf.gather(c, rows)
+        state = tuple(tf.gather(part, rows) for part in state)
     return max(complete, key=lambda item: item[0]) if complete else None
 
 

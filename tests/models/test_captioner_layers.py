@@ -95,11 +95,29 @@ def test_decoder_shapes_and_gate_width():
     decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5)
     features = tf.random.normal([3, 16, 6])
     decoder.build(features.shape)
-    h, c, projected = decoder.initial_state(features)
+    (h, c), projected = decoder.initial_state(features)
     assert h.shape == c.shape == (3, 16) and projected.shape == (3, 16, 10)
     assert decoder.f_beta.kernel.shape == (16, 6)  # a gate per encoder channel, as the reference
     logits, alphas = decoder(features, tf.zeros([3, 5], tf.int32))
     assert logits.shape == (3, 5, VOCAB) and alphas.shape == (3, 5, 16)
+
+
+def test_coverage_is_the_attention_so_far_and_steers_only_later_words():
+    decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5, coverage=True)
+    features = tf.random.stateless_normal([2, 16, 6], seed=[3, 4])
+    tokens = tf.constant(np.random.default_rng(0).integers(0, VOCAB, (2, 5)), tf.int32)
+    decoder.build(features.shape)
+    _, alphas = decoder(features, tokens)
+    state, projected = decoder.initial_state(features)
+    for t in range(5):  # stepping by hand: coverage is the sum of the earlier words' attention
+        np.testing.assert_allclose(state[2], tf.reduce_sum(alphas[:, :t], axis=1), atol=1e-5)
+        state, alpha = decoder.step(features, projected, decoder.embedding(tokens[:, t]), state)
+        np.testing.assert_allclose(alpha, alphas[:, t], atol=1e-5)
+    kernel = decoder.attention.coverage_projection.kernel
+    kernel.assign(kernel * 20.0 + 1.0)
+    _, steered = decoder(features, tokens)
+    np.testing.assert_allclose(steered[:, 0], alphas[:, 0], atol=1e-6)  # nothing covered yet
+    assert float(tf.reduce_max(tf.abs(steered[:, 1:] - alphas[:, 1:]))) > 1e-2
 
 
 def test_model_outputs_and_soft_one_hot_tokens_equal_int_tokens(model):

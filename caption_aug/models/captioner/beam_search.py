@@ -42,14 +42,14 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
     # Static sizes where known, so that the loop's tensors keep one shape across iterations.
     batch = features.shape[0] if features.shape[0] is not None else tf.shape(features)[0]
     num_pixels = features.shape[1] if features.shape[1] is not None else tf.shape(features)[1]
-    h, c, projected = decoder.initial_state(features)
-    h, c = tf.repeat(h, k, axis=0), tf.repeat(c, k, axis=0)  # [B*k, H]: k rows per image
+    decoder_state, projected = decoder.initial_state(features)
+    decoder_state = tuple(tf.repeat(part, k, axis=0) for part in decoder_state)  # k rows an image
 
     banned = tf.scatter_nd([[i] for i in banned_ids], tf.fill([len(banned_ids)], _NEG), [vocab]) \
         if banned_ids else tf.zeros([vocab])
     rank = tf.range(k)[None]                                          # [1, k]
     state = dict(
-        t=tf.constant(0), h=h, c=c,
+        t=tf.constant(0), decoder_state=decoder_state,
         # k live beams; all but one start at a forbidden score, so the first step ranks the
         # k best first words of the one real beam (as the reference's first step does).
         scores=tf.tile(tf.where(rank == 0, 0.0, _NEG), [batch, 1]),  # [B, k]
@@ -69,12 +69,12 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
 
     def advance(s):
         t = s["t"]
-        h, c, alpha = decoder.step(features, projected, decoder.embedding(s["last"]),
-                                   s["h"], s["c"])
+        decoder_state, alpha = decoder.step(features, projected, decoder.embedding(s["last"]),
+                                            s["decoder_state"])
         # Two-stage top-k: the k best words of each beam, then the k best of those k*k
         # candidates per image (the global best k are always among them); the full B x k*V
         # candidate matrix is never built.
-        logits = decoder.logits(h, training=False)                          # [B*k, V]
+        logits = decoder.logits(decoder.hidden(decoder_state), training=False)  # [B*k, V]
         log_norm = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
         top_logits, top_words = tf.math.top_k(logits + banned, k)          # [B*k, k]
         log_probs = tf.reshape(top_logits - log_norm, [batch, k, k])
@@ -99,7 +99,7 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
         ending_score = tf.reduce_max(ending_scores, axis=1)
         better = ending_score > s["best_score"]
         return dict(
-            t=t + 1, h=tf.gather(h, rows), c=tf.gather(c, rows),
+            t=t + 1, decoder_state=tuple(tf.gather(part, rows) for part in decoder_state),
             scores=tf.where(alive, scores, _NEG), alive=alive,
             last=tf.reshape(word, [-1]), tokens=tokens, alphas=alphas,
             best_score=tf.where(better, ending_score, s["best_score"]),

@@ -55,7 +55,8 @@ def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
         small_cnn_stem=cfg.small_cnn_stem, small_cnn_convs_per_block=cfg.small_cnn_convs_per_block,
         small_cnn_residual=cfg.small_cnn_residual, feature_dim=cfg.feature_dim)
     decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
-                               cfg.decoder_dim, cfg.dropout, name="decoder")
+                               cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
+                               name="decoder")
     model = Captioner(encoder, decoder, name="captioner")
     model.build()
     return model

@@ -1,5 +1,6 @@
 """Show-Attend-Tell decoder: an LSTM cell fed the previous word's embedding and a gated attention
-context, with h0/c0 from linear layers over the mean pixel and a dropout + linear word classifier.
+context, with h0/c0 from linear layers over the mean pixel and a dropout + linear word classifier;
+with `coverage`, the attention also sees how much each pixel was attended so far (attention.py).
 
 The time loop runs in-graph (`tf.scan`, a `tf.while_loop`) over the steps
 only: the attention's encoder projection is computed once per image before the loop, and the
@@ -24,18 +25,22 @@ def is_soft(tokens) -> bool:
 @keras.saving.register_keras_serializable("caption_aug")
 class AttentionDecoder(layers.Layer):
     """features [B, P, F] + input tokens [B, T] (or [B, T, V])
-    -> word logits [B, T, V], attention [B, T, P]."""
+    -> word logits [B, T, V], attention [B, T, P].
+
+    Decoding state: a tuple (h, c), or (h, c, coverage [rows, P]) with coverage; `hidden(state)`
+    is what the word classifier reads. Beam search keeps the tuple per hypothesis."""
 
     def __init__(self, vocabulary_size: int, embedding_dim: int, attention_dim: int,
-                 decoder_dim: int, dropout: float = 0.5, **kwargs):
+                 decoder_dim: int, dropout: float = 0.5, coverage: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.attention_dim = attention_dim
         self.decoder_dim = decoder_dim
         self.dropout_rate = dropout
+        self.coverage = coverage
         self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
-        self.attention = SoftAttention(attention_dim, name="attention")
+        self.attention = SoftAttention(attention_dim, coverage=coverage, name="attention")
         self.init_h = layers.Dense(decoder_dim, name="init_h")
         self.init_c = layers.Dense(decoder_dim, name="init_c")
         self.f_beta = layers.Dense(1, activation="sigmoid", name="f_beta")  # width set in build
@@ -62,39 +67,52 @@ class AttentionDecoder(layers.Layer):
         return self.embedding(tokens)
 
     def initial_state(self, features):
-        """(h0, c0, projected features) of a batch of images."""
+        """(state, projected features) of a batch of images: state (h0, c0[, zero coverage])."""
         mean = ops.mean(features, axis=1)
-        return self.init_h(mean), self.init_c(mean), self.attention.project_features(features)
+        state = (self.init_h(mean), self.init_c(mean))
+        if self.coverage:
+            state += (ops.zeros_like(features[..., 0]),)
+        return state, self.attention.project_features(features)
 
-    def step(self, features, projected_features, word_embedding, h, c):
-        """One decoding step: (h, c) -> (h', c', alpha) given the previous word's embedding.
-        h, c, word_embedding hold B*k rows, k consecutive rows per image (k=1 in training, the
-        beam in beam search); features [B, P, F] are shared by an image's k rows. alpha: [B*k, P]."""
-        batch = ops.shape(features)[0]
+    @staticmethod
+    def hidden(state):
+        """The LSTM output h of a decoding state, which the word classifier reads."""
+        return state[0]
+
+    def step(self, features, projected_features, word_embedding, state):
+        """One decoding step: state -> (state', alpha) given the previous word's embedding.
+        The state's tensors and word_embedding hold B*k rows, k consecutive rows per image (k=1 in
+        training, the beam in beam search); features [B, P, F] are shared by an image's k rows.
+        alpha: [B*k, P]."""
+        batch, num_pixels = ops.shape(features)[0], ops.shape(features)[1]
+        h, c = state[:2]
+        coverage = (ops.reshape(state[2], (batch, -1, num_pixels)) if self.coverage else None)
         context, alpha = self.attention(features, projected_features,
-                                        ops.reshape(h, (batch, -1, self.decoder_dim)))
+                                        ops.reshape(h, (batch, -1, self.decoder_dim)), coverage)
         context = ops.reshape(context, (-1, ops.shape(features)[-1]))
+        alpha = ops.reshape(alpha, (-1, num_pixels))
         gated = self.f_beta(h) * context
         _, (h, c) = self.lstm(ops.concatenate([word_embedding, gated], axis=-1), [h, c])
-        return h, c, ops.reshape(alpha, (-1, ops.shape(features)[1]))
+        return ((h, c, state[2] + alpha) if self.coverage else (h, c)), alpha
 
     def logits(self, hidden, training=None):
         """Word logits of hidden states (any leading shape), with dropout in training."""
         return self.word_logits(self.dropout(hidden, training=training))
 
     def call(self, features, tokens, training=None):
-        h, c, projected = self.initial_state(features)
+        state, projected = self.initial_state(features)
         embedded = ops.transpose(self.embed(tokens), (1, 0, 2))  # time-major for the scan
 
-        def body(state, word_embedding):
-            return self.step(features, projected, word_embedding, *state[:2])
+        def body(carry, word_embedding):
+            return self.step(features, projected, word_embedding, carry[0])
 
         no_attention = ops.zeros_like(features[..., 0])
-        hiddens, _, alphas = tf.scan(body, embedded, initializer=(h, c, no_attention))
-        hiddens = ops.transpose(hiddens, (1, 0, 2))
+        states, alphas = tf.scan(body, embedded, initializer=(state, no_attention))
+        hiddens = ops.transpose(self.hidden(states), (1, 0, 2))
         return self.logits(hiddens, training=training), ops.transpose(alphas, (1, 0, 2))
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "embedding_dim": self.embedding_dim, "attention_dim": self.attention_dim,
-                "decoder_dim": self.decoder_dim, "dropout": self.dropout_rate}
+                "decoder_dim": self.decoder_dim, "dropout": self.dropout_rate,
+                "coverage": self.coverage}
