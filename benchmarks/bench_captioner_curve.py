@@ -19,6 +19,9 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   plain:       the encoder before issue 11: one conv per block, no pretraining
   pretrain800, pretrain3200: the default with half / twice the single-object pretraining steps
   coverage:    the default, its attention told how much each pixel was attended so far
+  alpha_c0:    the default without the doubly stochastic attention term (captioner.alpha_c=0)
+  supervised:  the default, its attention at words naming an object supervised by the object's
+               position (captioner.attention_supervision=1)
 """
 
 import json
@@ -45,6 +48,8 @@ ARMS = {
     "pretrain800": {"pretrain_steps": 800},
     "pretrain3200": {"pretrain_steps": 3200},
     "coverage": {"attention_coverage": True},
+    "alpha_c0": {"alpha_c": 0.0},
+    "supervised": {"attention_supervision": 1.0},
 }
 _ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
 _EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")

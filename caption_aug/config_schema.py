@@ -79,6 +79,8 @@ def base_config() -> ml_collections.ConfigDict:
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
         attention_coverage=False,            # the attention also sees each pixel's attention so far
                                              # (Tu et al. 2016's coverage, no coverage loss)
+        attention_supervision=0.0,           # x the cross-entropy of the attention at words naming
+                                             # an object against the object's disc (caption_shapes)
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and
@@ -277,6 +279,11 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              "> 0 (and encoder_lr >= 0)")
     _require(cap.grad_clip_value > 0, "captioner.grad_clip_value", cap.grad_clip_value, "> 0")
     _require(cap.alpha_c >= 0, "captioner.alpha_c", cap.alpha_c, ">= 0")
+    _require(cap.attention_supervision >= 0, "captioner.attention_supervision",
+             cap.attention_supervision, ">= 0")
+    _require(cap.attention_supervision == 0 or data.source == "caption_shapes",
+             "captioner.attention_supervision", cap.attention_supervision,
+             "0 unless data.source is caption_shapes (it needs the objects' positions)")
     _require(0 < cap.lr_decay_factor <= 1, "captioner.lr_decay_factor", cap.lr_decay_factor,
              "in (0, 1]")
     _require(cap.max_decode_length == 0 or cap.max_decode_length >= 2, "captioner.max_decode_length",

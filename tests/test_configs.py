@@ -94,6 +94,8 @@ def _with(key: str, value):
     ("captioner.small_cnn_residual", 1, "a bool"),
     ("captioner.pretrain_steps", -1, ">= 0"),
     ("captioner.select_by", "cider", "one of ('all_true', 'bleu_4')"),
+    ("captioner.attention_supervision", -1.0, ">= 0"),
+    ("captioner.attention_coverage", 1, "a bool"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
     with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
@@ -114,6 +116,15 @@ def test_selection_by_true_captions_on_a_dataset_without_scene_metadata_fails_na
     config.captioner.select_by = "all_true"
     with pytest.raises(ValueError, match=re.escape(
             "config key captioner.select_by='all_true' is invalid: expected \"bleu_4\" unless")):
+        config_schema.validate(config, check_data_paths=False)
+
+
+def test_supervised_attention_on_a_dataset_without_scene_metadata_fails_naming_the_key():
+    config = _with("data.source", "coco")
+    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0
+    config.captioner.attention_supervision = 1.0
+    with pytest.raises(ValueError, match=re.escape(
+            "config key captioner.attention_supervision=1.0 is invalid: expected 0 unless")):
         config_schema.validate(config, check_data_paths=False)
 
 

@@ -6,7 +6,7 @@ RGBA and CMYK all become RGB) and resized in parallel maps, or, where the split 
 `cache_max_mb`, decoded once into an in-memory uint8 table that batches gather from.
 """
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -119,22 +119,33 @@ def lm_dataset(split: corpus.Split, tokens: tf.RaggedTensor, pad_id: int, batch_
 
 def captioner_dataset(split: corpus.Split, tokens: tf.RaggedTensor, images: ImageLoader,
                       pad_id: int, batch_size: int, bucket_boundaries: Sequence[int],
-                      normalization: str, training: bool, seed: int) -> tf.data.Dataset:
+                      normalization: str, training: bool, seed: int,
+                      grounding: Optional[tuple] = None) -> tf.data.Dataset:
     """Captioner batches of (image, caption) pairs: image, token_ids (start..end, padded),
-    padding_mask, caption_index, image_index. One element per caption, as in Show-Attend-Tell."""
+    padding_mask, caption_index, image_index. One element per caption, as in Show-Attend-Tell.
+    With `grounding` (caption_shapes `grounding.split_grounding`: token objects framed like
+    `tokens`, object masks per image) also token_object [B, T] (k + 1 where a token names object
+    k, else 0) and object_masks [B, objects, P], for supervised attention."""
     image_of_caption = tf.constant(split.caption_image_index)
+    token_objects, masks = grounding if grounding else (None, None)
 
     def element(i):
         ids = tokens[i]
-        return images.add_to_element({
-            "token_ids": ids, "padding_mask": tf.ones_like(ids, tf.bool), "caption_index": i,
-            "image_index": image_of_caption[i]})
+        values = {"token_ids": ids, "padding_mask": tf.ones_like(ids, tf.bool), "caption_index": i,
+                  "image_index": image_of_caption[i]}
+        if grounding:
+            values["token_object"] = token_objects[i]
+        return images.add_to_element(values)
+
+    def finish(batch):
+        if grounding:
+            batch["object_masks"] = tf.gather(masks, batch["image_index"])
+        return images.add_to_batch(batch, normalization)
 
     dataset = _caption_indices(len(split.flat_captions), training, seed).map(
         element, num_parallel_calls=AUTOTUNE)
     dataset = _bucket(dataset, bucket_boundaries, batch_size, pad_id, training)
-    return dataset.map(lambda b: images.add_to_batch(b, normalization),
-                       num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return dataset.map(finish, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
 
 def matching_dataset(split: corpus.Split, tokens: tf.RaggedTensor, images: ImageLoader,

@@ -17,6 +17,7 @@ holds the per-epoch history.
 import json
 import os
 import time
+from typing import Optional
 
 import keras
 import numpy as np
@@ -26,7 +27,9 @@ from absl import logging
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
-from caption_aug.models.captioner import build_captioner, caption_loss, teacher_forcing
+from caption_aug.data.caption_shapes import grounding
+from caption_aug.models.captioner import (attention_supervision_loss, build_captioner,
+                                          caption_loss, teacher_forcing)
 from caption_aug.training import checkpoints
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
@@ -39,7 +42,7 @@ STAGE = captioner_eval.STAGE
 _NUM_SAMPLE_CAPTIONS = 8
 
 
-_TRAIN_METRICS = ("loss", "cross_entropy", "attention_penalty")
+_TRAIN_METRICS = ("loss", "cross_entropy", "attention_penalty", "attention_supervision")
 
 
 class CaptionerTrainer:
@@ -66,19 +69,25 @@ class CaptionerTrainer:
         self.validation_step = tf.function(self._validation_step, reduce_retracing=True)
 
     def _losses(self, batch, training):
+        """(CaptionLoss, attention supervision term, total): the supervision term is 0 unless
+        the batch carries grounding (training batches with `captioner.attention_supervision`)."""
         inputs, targets, target_mask = teacher_forcing(batch["token_ids"], batch["padding_mask"])
         out = self.model({"image": batch["image"], "tokens": inputs}, training=training)
-        return caption_loss(out["logits"], targets, target_mask, out["alphas"], self.cfg.alpha_c)
+        loss = caption_loss(out["logits"], targets, target_mask, out["alphas"], self.cfg.alpha_c)
+        supervision = (attention_supervision_loss(out["alphas"], batch["token_object"][:, 1:],
+                                                  batch["object_masks"])
+                       if "token_object" in batch else tf.constant(0.0))
+        return loss, supervision, loss.total + self.cfg.attention_supervision * supervision
 
     def _train_step(self, batch):
         """One guarded step: a skipped one leaves batch-norm statistics and dropout seeds too."""
         state = self.model.non_trainable_variables
         before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
-            loss = self._losses(batch, training=True)
+            loss, supervision, total = self._losses(batch, training=True)
         variables = self.encoder_variables + self.decoder_variables
         clip = self.cfg.grad_clip_value
-        raw_gradients = tape.gradient(loss.total, variables)
+        raw_gradients = tape.gradient(total, variables)
         gradients = [tf.clip_by_value(g, -clip, clip) for g in raw_gradients]
         split = len(self.encoder_variables)
 
@@ -87,16 +96,16 @@ class CaptionerTrainer:
                 self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
             self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
 
-        applied = self.guard.apply(loss.total, raw_gradients, updates,  # clipping hides NaNs
+        applied = self.guard.apply(total, raw_gradients, updates,  # clipping hides NaNs
                                    lambda: guard_lib.restore(state, before))
-        return {"applied": applied, "loss": loss.total, "cross_entropy": loss.cross_entropy,
-                "attention_penalty": loss.attention_penalty}
+        return {"applied": applied, "loss": total, "cross_entropy": loss.cross_entropy,
+                "attention_penalty": loss.attention_penalty, "attention_supervision": supervision}
 
     def _validation_step(self, batch):
         """(sum of token cross-entropies, number of target tokens, total loss) of a batch."""
-        loss = self._losses(batch, training=False)
+        loss, _, total = self._losses(batch, training=False)
         tokens = tf.reduce_sum(tf.cast(batch["padding_mask"][:, 1:], tf.float32))
-        return loss.cross_entropy * tokens, tokens, loss.total
+        return loss.cross_entropy * tokens, tokens, total
 
     def validation_loss(self, dataset) -> dict:
         ce_sum = tokens = total = batches = 0.0
@@ -115,13 +124,15 @@ class CaptionerTrainer:
             optimizer.learning_rate.assign(optimizer.learning_rate * factor)
 
 
-def train_batches(config, prepared, tokens, images, epoch: int) -> tf.data.Dataset:
-    """One epoch of shuffled training batches, in an order fixed by (seed, epoch)."""
+def train_batches(config, prepared, tokens, images, epoch: int,
+                  grounded: Optional[tuple] = None) -> tf.data.Dataset:
+    """One epoch of shuffled training batches, in an order fixed by (seed, epoch); `grounded`:
+    the train split's `grounding.split_grounding`, for supervised attention."""
     dataset = pipelines.captioner_dataset(
         prepared.splits["train"], tokens, images, prepared.tokenizer.pad_id,
         config.pipeline.batch_size, config.pipeline.bucket_boundaries,
         config.pipeline.captioner_normalization, training=True,
-        seed=epochs.epoch_seed(config.seed, epoch))
+        seed=epochs.epoch_seed(config.seed, epoch), grounding=grounded)
     steps = config.captioner.steps_per_epoch
     return dataset.take(steps) if steps else dataset
 
@@ -147,6 +158,8 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     max_tokens = config.data.max_caption_tokens
     train_images, validation_images = _loaders(config, prepared)
     train_tokens = _framed(prepared, "train", max_tokens)
+    grounded = (grounding.split_grounding(prepared.splits["train"], tok, cfg.encoded_size,
+                                          max_tokens) if cfg.attention_supervision else None)
     validation_split = prepared.splits["validation"]
     if not validation_split.num_images:
         raise ValueError("the validation split is empty: the captioner selects its best epoch "
@@ -201,8 +214,8 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         epoch = position.epochs_done + 1
         start = time.perf_counter()
         train_metrics = _train_epoch(
-            trainer, train_batches(config, prepared, train_tokens, train_images, epoch), position,
-            writer, cfg, lambda: ckpt.save_latest(position.steps_done), meter, epoch)
+            trainer, train_batches(config, prepared, train_tokens, train_images, epoch, grounded),
+            position, writer, cfg, lambda: ckpt.save_latest(position.steps_done), meter, epoch)
         train_seconds = time.perf_counter() - start
         step = position.steps_done
         validation = trainer.validation_loss(validation_batches)

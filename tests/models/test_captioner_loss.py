@@ -1,10 +1,11 @@
 """The captioner loss: padding is masked, soft targets equal hard ones, per-example weights, the
-doubly stochastic term, and exact second derivatives through soft targets (stage 4 needs them)."""
+doubly stochastic term, attention supervision, and exact second derivatives through soft targets
+(stage 4 needs them)."""
 
 import numpy as np
 import tensorflow as tf
 
-from caption_aug.models.captioner import caption_loss, teacher_forcing
+from caption_aug.models.captioner import attention_supervision_loss, caption_loss, teacher_forcing
 
 B, T, V, P = 3, 5, 7, 4
 
@@ -121,3 +122,18 @@ def test_second_derivative_through_soft_targets_is_exact():
     bump[0, 1, 2] = 1e-2
     numeric = (float(directional(soft + bump)) - float(directional(soft - bump))) / 2e-2
     np.testing.assert_allclose(exact[0, 1, 2], numeric, rtol=1e-2, atol=1e-5)
+
+
+def test_attention_supervision_rewards_attention_on_the_named_object_only():
+    masks = tf.constant([[[1.0, 0, 0, 0], [0, 0, 0.5, 0.5], [0, 0, 0, 0]]])   # [B, objects, P]
+    token_objects = tf.constant([[0, 1, 2]])             # words naming nothing, object 0, object 1
+    right = tf.constant([[[0.25] * 4, [0.97, 0.01, 0.01, 0.01], [0.01, 0.01, 0.49, 0.49]]])
+    wrong = tf.constant([[[0.25] * 4, [0.01, 0.01, 0.49, 0.49], [0.97, 0.01, 0.01, 0.01]]])
+    right_loss = float(attention_supervision_loss(right, token_objects, masks))
+    expected = -(np.log(0.97) + np.log(0.49)) / 2        # the mean over the two grounded words
+    np.testing.assert_allclose(right_loss, expected, rtol=1e-5)
+    assert float(attention_supervision_loss(wrong, token_objects, masks)) > right_loss + 3
+    elsewhere = tf.concat([[[[0.7, 0.1, 0.1, 0.1]]], right[:, 1:]], axis=1)
+    np.testing.assert_allclose(attention_supervision_loss(elsewhere, token_objects, masks),
+                               right_loss, rtol=1e-6)    # an ungrounded word's attention is free
+    assert float(attention_supervision_loss(right, tf.zeros_like(token_objects), masks)) == 0.0

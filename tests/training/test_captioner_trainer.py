@@ -1,5 +1,6 @@
 """Captioner training on a tiny caption_shapes: the loss goes down, checkpoints resume, TensorBoard
-events are written, plateaus decay the learning rate and stop training, XLA steps work."""
+events are written, plateaus decay the learning rate and stop training, XLA steps work, and
+supervised attention moves the attention onto the objects that words name."""
 
 import os
 
@@ -10,6 +11,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
+from caption_aug.data.caption_shapes import grounding
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
 from caption_aug.training import checkpoints
@@ -95,6 +97,24 @@ def test_xla_train_step_trains(tiny):
     losses = [float(trainer.train_step(batch)["loss"]) for _ in range(6)]
     assert losses[-1] < losses[0] and np.isfinite(losses).all()
     assert all((b != v.numpy()).any() for b, v in zip(before, model.encoder.trainable_variables))
+
+
+def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_onto_objects(tiny):
+    config, _, data = tiny
+    cfg = config.captioner.copy_and_resolve_references()
+    cfg.jit_compile, cfg.attention_supervision = False, 5.0
+    tf.keras.utils.set_random_seed(0)
+    model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
+    trainer = captioner_trainer.CaptionerTrainer(cfg, model, config.max_consecutive_skips)
+    tokens = pipelines.frame_tokens(data.splits["train"].caption_tokens, data.tokenizer, 40)
+    loader = pipelines.ImageLoader(data.splits["train"], config.pipeline.captioner_image_size, 64)
+    grounded = grounding.split_grounding(data.splits["train"], data.tokenizer, cfg.encoded_size, 40)
+    batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, 1, grounded)))
+    assert batch["token_object"].shape == batch["token_ids"].shape
+    assert batch["object_masks"].shape[1:] == (3, cfg.encoded_size ** 2)
+    assert int(tf.reduce_max(batch["token_object"])) >= 2   # words naming a second object
+    terms = [float(trainer.train_step(batch)["attention_supervision"]) for _ in range(10)]
+    assert terms[-1] < terms[0] - 0.3, terms
 
 
 def test_missing_checkpoint_names_the_folder(tmp_path):

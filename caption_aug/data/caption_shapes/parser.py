@@ -32,43 +32,63 @@ def _lexicon() -> dict:
 
 
 def _tokens(text: str) -> list:
-    return re.findall(r"[a-z]+|[,:;.]", text.lower().replace("-", " "))
+    return [token for token, _ in _token_spans(text)]
+
+
+def _token_spans(text: str) -> list:
+    """(token, (first char, end char)) pairs; hyphens split words but keep character offsets."""
+    return [(m.group(), m.span())
+            for m in re.finditer(r"[a-z]+|[,:;.]", text.lower().replace("-", " "))]
 
 
 _LEXICON = _lexicon()
 _LONGEST = max(len(phrase) for phrase in _LEXICON)
 
 
-def _items(tokens: list) -> list:
-    """Greedy longest-match tagging; unknown tokens are dropped."""
-    items, i = [], 0
+def _tagged(tokens: list) -> list:
+    """(tag, (first token, end token)) of each phrase, by greedy longest match; unknown tokens
+    are dropped."""
+    tagged, i = [], 0
     while i < len(tokens):
         for length in range(min(_LONGEST, len(tokens) - i), 0, -1):
             tag = _LEXICON.get(tuple(tokens[i:i + length]))
             if tag:
-                items.append(tag)
+                tagged.append((tag, (i, i + length)))
                 i += length
                 break
         else:
             i += 1
-    return items
+    return tagged
 
 
 def parse_caption(text: str) -> Claims:
     """The Claims a caption makes; an empty Claims when it names no shape."""
-    items = _items(_tokens(text))
+    return parse_mentions(text)[0]
+
+
+def parse_mentions(text: str) -> tuple:
+    """(Claims, mentions): each mention is (index into Claims.objects, (first char, end char)),
+    the characters of its size, colour and shape words, for grounding words in the image."""
+    spans = _token_spans(text)
+    tagged = _tagged([token for token, _ in spans])
+    items = [tag for tag, _ in tagged]
     objects, mentions = [], []          # mentions: (item position, index into objects)
+    words, first_word = [], None        # character spans of the mentions' words
     count = tone = style = None
     modifiers, definite = {}, False
     for pos, (kind, value) in enumerate(items):
+        first, end = tagged[pos][1]
         if kind in ("colour", "size"):
             modifiers[kind] = value
+            first_word = spans[first][1][0] if first_word is None else first_word
         elif kind == "the":
             definite = True
         elif kind == "shape":
             claim = ObjectClaim(value, modifiers.get("colour"), modifiers.get("size"))
             mentions.append((pos, _refer(objects, claim, definite)))
-            modifiers, definite = {}, False
+            start = spans[first][1][0] if first_word is None else first_word
+            words.append((mentions[-1][1], (start, spans[end - 1][1][1])))
+            modifiers, definite, first_word = {}, False, None
         elif kind in ("tone", "style"):
             if any(k == "background" for k, _ in items[pos + 1:pos + 1 + _BACKGROUND_REACH]):
                 tone, style = (value, style) if kind == "tone" else (tone, value)
@@ -77,10 +97,10 @@ def parse_caption(text: str) -> Claims:
         elif kind == "single":
             count = 1 if count is None else count
         if kind in ("separator", "relation", "it"):
-            modifiers, definite = {}, False
+            modifiers, definite, first_word = {}, False, None
     relations = [r for pos, (kind, value) in enumerate(items) if kind == "relation"
                  for r in [_relation(items, mentions, pos, value)] if r]
-    return Claims(tuple(objects), tuple(relations), count, tone, style)
+    return Claims(tuple(objects), tuple(relations), count, tone, style), words
 
 
 def _refer(objects: list, claim: ObjectClaim, definite: bool) -> int:

@@ -55,7 +55,7 @@ def score_caption(caption, attributes: dict) -> CaptionScore:
     claims = parse_caption(caption) if isinstance(caption, str) else caption
     truth = attributes["objects"]
     relations = {(r["subject"], r["object"]): r["relation"] for r in attributes["relations"]}
-    match = _best_match(claims.objects, truth)
+    match = match_objects(claims.objects, truth)
     stated = dict.fromkeys(CLAIM_KINDS, 0)
     correct = dict.fromkeys(CLAIM_KINDS, 0)
 
@@ -111,7 +111,7 @@ def _repeats(claimed: tuple, truth: list) -> bool:
     return any(n > 1 and n > held[key] for key, n in said.items())
 
 
-def _best_match(claimed: tuple, truth: list) -> list:
+def match_objects(claimed: tuple, truth: list) -> list:
     """For each claimed object, the index of its scene object (or None), one-to-one, with the
     greatest total agreement; ties go to the first such assignment found."""
     best, best_score = [None] * len(claimed), -1

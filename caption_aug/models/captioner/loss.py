@@ -59,3 +59,16 @@ def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
     per_example = (ops.sum(token_ce, axis=1) / tokens_per_caption + alpha_c * penalty_per_caption)
     return CaptionLoss(cross_entropy + alpha_c * attention_penalty, cross_entropy,
                        attention_penalty, per_example)
+
+
+def attention_supervision_loss(alphas, token_objects, object_masks):
+    """Mean over the target tokens that name an object (`token_objects` [B, T] > 0: object k + 1)
+    of the cross-entropy -sum_p m_p log alpha_p between the attention that predicts the token
+    (`alphas` [B, T, P]) and its object's mask (`object_masks` [B, objects, P], rows summing to
+    1); 0 when no token names one."""
+    grounded = ops.cast(token_objects > 0, alphas.dtype)
+    index = ops.expand_dims(ops.maximum(ops.cast(token_objects, "int32") - 1, 0), -1)
+    index = ops.broadcast_to(index, ops.shape(alphas))
+    targets = ops.take_along_axis(ops.cast(object_masks, alphas.dtype), index, axis=1)
+    cross_entropy = -ops.sum(targets * ops.log(alphas + 1e-8), axis=-1)
+    return ops.sum(cross_entropy * grounded) / ops.maximum(ops.sum(grounded), 1.0)

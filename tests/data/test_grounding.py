@@ -1,0 +1,68 @@
+"""Grounding caption words in the scene: which object each token names, and where it lies."""
+
+import numpy as np
+import pytest
+
+from caption_aug.data.caption_shapes import grounding, sample_scene, write_captions
+from caption_aug.data.caption_shapes import vocabulary as vocab
+from caption_aug.data.caption_shapes.parser import parse_mentions
+
+
+def _scene_with(count):
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        scene = sample_scene(rng)
+        if len(scene.objects) == count:
+            return scene, write_captions(scene, rng)
+    raise AssertionError(f"no scene of {count} objects")
+
+
+def _words(caption):
+    """Word-level tokens that spell the caption, as a BPE tokenizer's do ("a", " red", ...)."""
+    words = caption.split(" ")
+    return [words[0]] + [" " + word for word in words[1:]]
+
+
+def test_mentions_span_their_size_colour_and_shape_words():
+    text = "three shapes: a big red circle left of the blue five-pointed star, and a box"
+    _, mentions = parse_mentions(text)
+    assert [(k, text[a:b]) for k, (a, b) in mentions] == [
+        (0, "big red circle"), (1, "blue five-pointed star"), (2, "box")]
+
+
+def test_every_word_of_a_mention_names_its_own_scene_object():
+    scene, captions = _scene_with(3)
+    attributes = scene.as_dict()
+    for caption in captions:
+        tokens = _words(caption.text)
+        objects = grounding.token_objects(caption.text, attributes, tokens)
+        assert len(objects) == len(tokens) and set(objects) >= {1, 2, 3}, caption.text
+        for token, k in zip(tokens, objects):
+            if k:   # a size, colour or shape word of object k - 1
+                truth = attributes["objects"][k - 1]
+                words = " ".join(vocab.SIZE_WORDS[truth["size"]] + vocab.COLOUR_WORDS[truth["colour"]]
+                                 + vocab.SHAPE_WORDS[truth["shape"]])
+                assert token.strip(" ,:;").split("-")[0] in words, (caption.text, token, truth)
+
+
+def test_tokens_that_do_not_spell_the_caption_ground_nothing():
+    scene, captions = _scene_with(2)
+    text = captions[0].text
+    assert any(grounding.token_objects(text, scene.as_dict(), _words(text)))
+    assert not any(grounding.token_objects(text, scene.as_dict(), _words(text)[::-1]))
+
+
+@pytest.mark.parametrize("grid", [4, 8])
+def test_object_masks_are_discs_on_the_grid_summing_to_one(grid):
+    scene, _ = _scene_with(2)
+    attributes = scene.as_dict()
+    masks = grounding.object_masks(attributes, grid)
+    assert masks.shape == (3, grid * grid)
+    np.testing.assert_allclose(masks.sum(1), [1, 1, 0], atol=1e-6)
+    cells = (np.arange(grid) + 0.5) / grid
+    for k, obj in enumerate(attributes["objects"]):
+        centre = int(obj["y"] * grid) * grid + int(obj["x"] * grid)   # row-major, y down
+        assert masks[k, centre] == masks[k].max() > 0
+        mass = masks[k].reshape(grid, grid)
+        assert abs((mass.sum(1) * cells).sum() - obj["y"]) < 1 / grid   # centred on the object
+        assert abs((mass.sum(0) * cells).sum() - obj["x"]) < 1 / grid
