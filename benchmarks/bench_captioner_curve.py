@@ -22,6 +22,7 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   alpha_c0:    the default without the doubly stochastic attention term (captioner.alpha_c=0)
   supervised:  the default, its attention at words naming an object supervised by the object's
                position (captioner.attention_supervision=1)
+  supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
 """
 
 import json
@@ -50,6 +51,7 @@ ARMS = {
     "coverage": {"attention_coverage": True},
     "alpha_c0": {"alpha_c": 0.0},
     "supervised": {"attention_supervision": 1.0},
+    "supervised_positions": {"attention_supervision": 1.0, "position_channels": True},
 }
 _ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
 _EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")

@@ -81,6 +81,7 @@ def base_config() -> ml_collections.ConfigDict:
                                              # (Tu et al. 2016's coverage, no coverage loss)
         attention_supervision=0.0,           # x the cross-entropy of the attention at words naming
                                              # an object against the object's disc (caption_shapes)
+        position_channels=False,             # each pixel's x, y appended to the encoder's features
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and

@@ -53,7 +53,8 @@ def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
         cfg.backbone, image_size, cfg.encoded_size, weights=cfg.weights or None,
         fine_tune_stages=tuple(cfg.fine_tune_stages), small_cnn_filters=tuple(cfg.small_cnn_filters),
         small_cnn_stem=cfg.small_cnn_stem, small_cnn_convs_per_block=cfg.small_cnn_convs_per_block,
-        small_cnn_residual=cfg.small_cnn_residual, feature_dim=cfg.feature_dim)
+        small_cnn_residual=cfg.small_cnn_residual, feature_dim=cfg.feature_dim,
+        position_channels=cfg.position_channels)
     decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
                                cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
                                name="decoder")

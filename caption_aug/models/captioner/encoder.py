@@ -88,8 +88,9 @@ def build_encoder(backbone: str, image_size: int, encoded_size: int, weights=Non
                   fine_tune_stages: Sequence[str] = ("conv3", "conv4", "conv5"),
                   small_cnn_filters: Sequence[int] = (32, 64, 128), small_cnn_stem: int = 0,
                   small_cnn_convs_per_block: int = 1, small_cnn_residual: bool = False,
-                  feature_dim: int = 0) -> keras.Model:
-    """image [B, S, S, 3] (or a feature grid for `features`) -> features [B, E*E, F]."""
+                  feature_dim: int = 0, position_channels: bool = False) -> keras.Model:
+    """image [B, S, S, 3] (or a feature grid for `features`) -> features [B, E*E, F] (F + 2 with
+    `position_channels`: each pixel's x and y, see PositionChannels)."""
     if backbone in ("resnet101", "resnet50"):
         cnn = resnet_backbone(backbone, image_size, weights, fine_tune_stages)
     elif backbone == "small_cnn":
@@ -105,4 +106,31 @@ def build_encoder(backbone: str, image_size: int, encoded_size: int, weights=Non
         raise ValueError(f"unknown backbone {backbone!r}: expected one of {BACKBONES}")
     grid = layers.AdaptiveAveragePooling2D(encoded_size, name="adaptive_pool")(cnn.output)
     pixels = layers.Reshape((encoded_size * encoded_size, grid.shape[-1]), name="pixels")(grid)
+    if position_channels:
+        pixels = PositionChannels(encoded_size, name="position_channels")(pixels)
     return keras.Model(cnn.input, pixels, name="encoder")
+
+
+@keras.saving.register_keras_serializable("caption_aug")
+class PositionChannels(layers.Layer):
+    """[B, E*E, F] -> [B, E*E, F + 2]: appends each pixel's x and y (cell centres in [0, 1],
+    row-major, y down). Convolutions are translation-equivariant, so without them the attention's
+    context says what it looked at but not where: relation words ("left of", "above") had no
+    input to go by (their claims were 0.2-0.4 true, README Stage 3)."""
+
+    def __init__(self, grid: int, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = grid
+
+    def call(self, pixels):
+        centres = (ops.arange(self.grid, dtype=pixels.dtype) + 0.5) / self.grid
+        y, x = ops.meshgrid(centres, centres, indexing="ij")
+        coordinates = ops.reshape(ops.stack([x, y], axis=-1), (1, self.grid * self.grid, 2))
+        coordinates = ops.broadcast_to(coordinates, (ops.shape(pixels)[0], self.grid ** 2, 2))
+        return ops.concatenate([pixels, coordinates], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + 2,)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid}
