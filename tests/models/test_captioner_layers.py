@@ -55,6 +55,17 @@ def test_small_cnn_stem_extra_convs_and_residual_units():
         build_encoder("small_cnn", 32, encoded_size=4, small_cnn_convs_per_block=0)
 
 
+def test_position_channels_append_each_pixels_x_and_y():
+    plain = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16))
+    placed = build_encoder("small_cnn", 32, encoded_size=4, small_cnn_filters=(8, 8, 16),
+                           position_channels=True)
+    features = placed(tf.zeros([2, 32, 32, 3])).numpy()
+    assert features.shape == (2, 16, 18) and placed.count_params() == plain.count_params()
+    x, y = features[1, :, -2], features[1, :, -1]
+    np.testing.assert_allclose(x[:4], [0.125, 0.375, 0.625, 0.875])   # row-major: x varies first
+    np.testing.assert_allclose(y[::4], [0.125, 0.375, 0.625, 0.875])
+
+
 def test_small_cnn_options_off_build_the_plain_stack_weight_for_weight():
     keras.utils.set_random_seed(3)
     plain = build_captioner(tiny_captioner_config(), VOCAB, IMAGE_SIZE)
