@@ -26,8 +26,8 @@ from absl import logging
 
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
-from caption_aug.evaluation import captioner_eval
 from caption_aug.data.caption_shapes import grounding
+from caption_aug.evaluation import captioner_eval
 from caption_aug.models.captioner import (attention_supervision_loss, build_captioner,
                                           caption_loss, teacher_forcing)
 from caption_aug.training import checkpoints

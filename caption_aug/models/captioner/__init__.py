@@ -5,5 +5,5 @@ from caption_aug.models.captioner.beam_search import BeamSearchResult
 from caption_aug.models.captioner.captioner import Captioner, build_captioner, detokenize
 from caption_aug.models.captioner.decoder import AttentionDecoder
 from caption_aug.models.captioner.encoder import build_encoder
-from caption_aug.models.captioner.loss import (CaptionLoss, attention_supervision_loss, caption_loss,
-                                              teacher_forcing)
+from caption_aug.models.captioner.loss import (CaptionLoss, attention_supervision_loss,
+                                              caption_loss, teacher_forcing)
