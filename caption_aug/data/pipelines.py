@@ -48,7 +48,13 @@ def normalize_unit_images(x: tf.Tensor, mode: str) -> tf.Tensor:
 def frame_tokens(caption_tokens: Sequence[Sequence[int]], tok: tokenizer_lib.CaptionTokenizer,
                  max_tokens: int) -> tf.RaggedTensor:
     """[start] + tokens + [end] per caption, cut to `max_tokens` with the end token kept."""
-    framed = [[tok.start_id] + list(ids[:max_tokens - 2]) + [tok.end_id] for ids in caption_tokens]
+    return frame(caption_tokens, tok.start_id, tok.end_id, max_tokens)
+
+
+def frame(rows: Sequence[Sequence[int]], start: int, end: int, max_tokens: int) -> tf.RaggedTensor:
+    """[start] + row + [end] per row, cut to `max_tokens` with `end` kept: how captions are
+    framed, for anything aligned with their tokens."""
+    framed = [[start] + list(row[:max_tokens - 2]) + [end] for row in rows]
     lengths = np.array([len(ids) for ids in framed], dtype=np.int64)
     flat = np.array([i for ids in framed for i in ids], dtype=np.int32)
     return tf.RaggedTensor.from_row_lengths(flat, lengths)

@@ -10,8 +10,8 @@ first object (README, Stage 3).
 """
 
 import numpy as np
-import tensorflow as tf
 
+from caption_aug.data import pipelines
 from caption_aug.data.caption_shapes.parser import parse_mentions
 from caption_aug.data.caption_shapes.scene import MAX_OBJECTS
 from caption_aug.data.caption_shapes.scoring import match_objects
@@ -33,14 +33,14 @@ def token_objects(caption: str, attributes: dict, token_texts: list) -> list:
     """Per token of the caption (`token_texts`, the tokens' strings in order): k + 1 when it is
     part of a word describing scene object k, else 0. All zeros when the tokens do not spell the
     caption (nothing is grounded rather than something wrongly)."""
+    if "".join(token_texts) != caption:
+        return [0] * len(token_texts)
     claims, mentions = parse_mentions(caption)
     match = match_objects(claims.objects, attributes["objects"])
     char_object = np.zeros(len(caption), np.int32)
     for index, (start, end) in mentions:
         if match[index] is not None:
             char_object[start:end] = match[index] + 1
-    if "".join(token_texts) != caption:
-        return [0] * len(token_texts)
     objects, position = [], 0
     for text in token_texts:
         objects.append(int(char_object[position:position + len(text)].max(initial=0)))
@@ -56,11 +56,8 @@ def split_grounding(split, tokenizer, grid: int, max_tokens: int) -> tuple:
     ids = range(tokenizer.vocabulary_size)
     texts = [t.decode() if isinstance(t, bytes) else str(t)
              for t in keras_tokenizer.detokenize([[i] for i in ids])]
-    framed = []
-    for k, caption in enumerate(split.flat_captions):
-        tokens = split.caption_tokens[k][:max_tokens - 2]
-        attributes = split.metadata[split.caption_image_index[k]]
-        objects = token_objects(caption, attributes, [texts[i] for i in split.caption_tokens[k]])
-        framed.append([0] + objects[:len(tokens)] + [0])
+    objects = [token_objects(caption, split.metadata[image], [texts[i] for i in ids])
+               for caption, image, ids in zip(split.flat_captions, split.caption_image_index,
+                                              split.caption_tokens)]
     masks = np.stack([object_masks(attributes, grid) for attributes in split.metadata])
-    return tf.ragged.constant(framed, dtype=tf.int32), masks
+    return pipelines.frame(objects, 0, 0, max_tokens), masks
