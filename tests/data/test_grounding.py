@@ -27,10 +27,25 @@ def test_mentions_span_their_size_colour_and_shape_words():
     text = "three shapes: a big red circle left of the blue five-pointed star, and a box"
     _, mentions = parse_mentions(text)
     assert [(k, text[a:b]) for k, (a, b) in mentions] == [
-        (0, "big red circle"), (1, "blue five-pointed star"), (2, "box")]
+        (0, "big red circle"), (1, "blue five-pointed star"), (2, "box"), (1, "left of")]
 
 
-def test_every_word_of_a_mention_names_its_own_scene_object():
+@pytest.mark.parametrize("caption", [
+    "a red circle to the left of a blue box",
+    "a blue box with a red circle to the left of it",
+    "to the left of a blue box there is a red circle",
+    "the red circle is to the left of the blue box",
+])
+def test_a_relation_phrase_grounds_in_the_object_it_relates_its_subject_to(caption):
+    attributes = {"objects": [{"shape": "square", "colour": "blue", "size": "large"},
+                              {"shape": "circle", "colour": "red", "size": "small"}]}
+    tokens = _words(caption)
+    grounded = dict(zip(tokens, grounding.token_objects(caption, attributes, tokens)))
+    assert [grounded[w] for w in (" red", " circle", " blue", " box")] == [2, 2, 1, 1]
+    assert {grounded[w] for w in (" left", " of")} == {1}, grounded
+
+
+def test_every_grounded_word_names_or_relates_to_its_own_scene_object():
     scene, captions = _scene_with(3)
     attributes = scene.as_dict()
     for caption in captions:
@@ -38,10 +53,11 @@ def test_every_word_of_a_mention_names_its_own_scene_object():
         objects = grounding.token_objects(caption.text, attributes, tokens)
         assert len(objects) == len(tokens) and set(objects) >= {1, 2, 3}, caption.text
         for token, k in zip(tokens, objects):
-            if k:   # a size, colour or shape word of object k - 1
+            if k:   # a size, colour or shape word of object k - 1, or a relation to it
                 truth = attributes["objects"][k - 1]
                 words = " ".join(vocab.SIZE_WORDS[truth["size"]] + vocab.COLOUR_WORDS[truth["colour"]]
-                                 + vocab.SHAPE_WORDS[truth["shape"]])
+                                 + vocab.SHAPE_WORDS[truth["shape"]]
+                                 + sum(vocab.RELATION_WORDS.values(), ()))
                 assert token.strip(" ,:;").split("-")[0] in words, (caption.text, token, truth)
 
 

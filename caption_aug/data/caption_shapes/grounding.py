@@ -1,9 +1,12 @@
 """Where each caption word's object lies: the targets of supervised attention
 (`captioner.attention_supervision`).
 
-The words that describe an object (its size, colour and shape) are found by the parser, matched
-to the scene's objects as the scorer matches them, and carried over to the caption's BPE tokens by
-character offsets; each object is a disc on the captioner's E x E attention grid. Attention
+The words that describe an object (its size, colour and shape), and each relation phrase with the
+object it relates its subject to ("left of" in "a star left of a box": the box), are found by the
+parser, matched to the scene's objects as the scorer matches them, and carried over to the
+caption's BPE tokens by character offsets; each object is a disc on the captioner's E x E
+attention grid. Attending the related object while the relation is written lets the decoder
+compare its position with the subject's, attended a few words before. Attention
 supervised this way (Liu et al. 2017, "Attention Correctness in Neural Image Captioning") is what
 the caption_shapes captioner lacked: its attention at a second object's words returned to the
 first object (README, Stage 3).
@@ -31,7 +34,7 @@ def object_masks(attributes: dict, grid: int) -> np.ndarray:
 
 def token_objects(caption: str, attributes: dict, token_texts: list) -> list:
     """Per token of the caption (`token_texts`, the tokens' strings in order): k + 1 when it is
-    part of a word describing scene object k, else 0. All zeros when the tokens do not spell the
+    part of a word describing scene object k or relating another object to it, else 0. All zeros when the tokens do not spell the
     caption (nothing is grounded rather than something wrongly)."""
     if "".join(token_texts) != caption:
         return [0] * len(token_texts)

@@ -68,7 +68,9 @@ def parse_caption(text: str) -> Claims:
 
 def parse_mentions(text: str) -> tuple:
     """(Claims, mentions): each mention is (index into Claims.objects, (first char, end char)),
-    the characters of its size, colour and shape words, for grounding words in the image."""
+    for grounding words in the image: an object's size, colour and shape words, and a relation
+    phrase as a mention of the object it relates its subject to ("left of" in "a star left of a
+    box" mentions the box, whose position the phrase depends on)."""
     spans = _token_spans(text)
     tagged = _tagged([token for token, _ in spans])
     items = [tag for tag, _ in tagged]
@@ -98,8 +100,13 @@ def parse_mentions(text: str) -> tuple:
             count = 1 if count is None else count
         if kind in ("separator", "relation", "it"):
             modifiers, definite, first_word = {}, False, None
-    relations = [r for pos, (kind, value) in enumerate(items) if kind == "relation"
-                 for r in [_relation(items, mentions, pos, value)] if r]
+    relations = []
+    for pos, (kind, value) in enumerate(items):
+        relation = _relation(items, mentions, pos, value) if kind == "relation" else None
+        if relation:
+            relations.append(relation)
+            first, end = tagged[pos][1]
+            words.append((relation.object, (spans[first][1][0], spans[end - 1][1][1])))
     return Claims(tuple(objects), tuple(relations), count, tone, style), words
 
 
