@@ -182,6 +182,8 @@ def base_config() -> ml_collections.ConfigDict:
         matching_temperature=0.1,            # its softmax temperature (the encoder's own is 0.1)
         matching_shift=4,                    # the matching loss scores G's images shifted by up
                                              # to this many pixels (random per image; 0: unshifted)
+        mode_seeking_weight=0.0,             # x MSGAN's mode-seeking term: G's images of one
+                                             # caption should differ with the noise (0: off)
         ema_decay=0.99,                      # >0: sample, score and hand on to stage 4 the moving
                                              # average of G's weights (0: G itself, the paper's)
         interpolation=False,                 # GAN-INT: also condition G on mixed embeddings
@@ -350,6 +352,8 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              "gan.discriminator_conditioning", gan.discriminator_conditioning,
              '"concat" or "projection"')
     _require(gan.matching_shift >= 0, "gan.matching_shift", gan.matching_shift, ">= 0")
+    _require(gan.mode_seeking_weight >= 0, "gan.mode_seeking_weight", gan.mode_seeking_weight,
+             ">= 0")
     _require(gan.matching_weight >= 0 and gan.matching_temperature > 0, "gan.matching_weight",
              gan.matching_weight, ">= 0 (and gan.matching_temperature > 0)")
     _require(gan.matching_weight == 0 or gan.conditioning == "encoder", "gan.matching_weight",

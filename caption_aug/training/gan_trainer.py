@@ -143,9 +143,11 @@ class GanTrainer:
     def _sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise.normal([batch_size, self.config.noise_dim])
 
-    def _generate(self, embedding, generator_state):
-        """Generated images (training-mode batch norm) and the generator's updated statistics."""
-        noise = self._sample_noise(tf.shape(embedding)[0])
+    def _generate(self, embedding, generator_state, noise=None):
+        """Generated images (training-mode batch norm) and the generator's updated statistics;
+        `noise`: fresh noise if None."""
+        if noise is None:
+            noise = self._sample_noise(tf.shape(embedding)[0])
         return self.models.generator.stateless_call(
             generator_state[0], generator_state[1], {"text_embedding": embedding, "noise": noise},
             training=True)
@@ -211,15 +213,18 @@ class GanTrainer:
                                                  offsets))
 
     def _total(self, parts: dict):
-        return parts["adversarial_loss"] + self.config.matching_weight * parts.get(
-            "matching_loss", 0.0)
+        return (parts["adversarial_loss"]
+                + self.config.matching_weight * parts.get("matching_loss", 0.0)
+                + self.config.mode_seeking_weight * parts.get("mode_seeking_loss", 0.0))
 
     def _generator_step(self, batch):
         """One generator update: generated images (and, with GAN-INT, images for interpolated
         caption embeddings) should be judged real and matching, and match their captions (see
-        `generator_objective`; the interpolated ones have no caption to match). The real images
-        ride along in the discriminator's batch only for its batch-norm statistics (see
-        `_discriminate`)."""
+        `generator_objective`; the interpolated ones have no caption to match), and, with
+        `gan.mode_seeking_weight` > 0, differ with their noise (a second draw of the captions'
+        images, `losses.mode_seeking_loss`; this stage's term only, stage 4 leaves it out). The
+        real images ride along in the discriminator's batch only for its batch-norm statistics
+        (see `_discriminate`)."""
         gen, disc = self.models.generator, self.models.discriminator
         right = tf.stop_gradient(self.models.conditioning.embed(
             batch["token_ids"], batch["padding_mask"]))
@@ -233,14 +238,20 @@ class GanTrainer:
         ema_noise = (None if self.models.generator_ema is None
                      else self._sample_noise(tf.shape(right)[0]))
         offsets = self.matching_offsets(self.noise, tf.shape(right)[0])
+        count = tf.shape(right)[0]
+        noise = self._sample_noise(tf.shape(embedding)[0])
+        other_noise = self._sample_noise(count) if self.config.mode_seeking_weight else None
         with tf.GradientTape() as tape:
             tape.watch(g_state[0])
-            fake, g_non_trainable = self._generate(embedding, g_state)
+            fake, g_non_trainable = self._generate(embedding, g_state, noise)
             logits, _ = self._discriminate(tf.concat([fake, batch["image"]], axis=0),
                                            tf.concat([embedding, right], axis=0), d_state)
-            count = tf.shape(right)[0]
             parts = self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right,
                                           batch["image_index"], offsets)
+            if other_noise is not None:
+                other, _ = self._generate(right, g_state, other_noise)
+                parts["mode_seeking_loss"] = losses.mode_seeking_loss(
+                    fake[:count], other, noise[:count], other_noise)
             loss = self._total(parts)
         grads = tape.gradient(loss, g_state[0])
 

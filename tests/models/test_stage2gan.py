@@ -13,7 +13,7 @@ from caption_aug.models import sentence_encoder
 from caption_aug.models.stage2gan import (CaptionConditioning, Stage2Discriminator,
                                           Stage2Generator, architecture_from_json,
                                           architecture_to_json, darts_ops, discriminator_loss,
-                                          generator_loss)
+                                          generator_loss, mode_seeking_loss)
 from caption_aug.models.stage2gan.conditioning import (EncoderConditioning, random_offsets,
                                                       translate)
 
@@ -280,3 +280,12 @@ def test_matching_loss_reaches_the_generated_pixels_through_the_frozen_encoder()
     assert np.isfinite(loss.numpy()) and loss.numpy() > 0
     assert np.abs(gradient).max() > 0
     assert not cond.encoder.trainable
+
+
+def test_mode_seeking_loss_is_the_inverse_image_distance_per_noise_distance():
+    images, noise = tf.zeros([2, 4, 4, 3]), tf.zeros([2, 8])
+    shifted = tf.concat([tf.fill([1, 4, 4, 3], 0.5), tf.fill([1, 4, 4, 3], 0.25)], 0)
+    np.testing.assert_allclose(
+        mode_seeking_loss(images, shifted, noise, tf.ones([2, 8])).numpy(), 1 / 0.375, rtol=1e-4)
+    # a generator that ignores its noise draws the same image twice: the term explodes
+    assert mode_seeking_loss(images, images, noise, tf.ones([2, 8])).numpy() > 1e4

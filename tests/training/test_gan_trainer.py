@@ -128,6 +128,21 @@ def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
 
 
 @pytest.mark.slow
+def test_mode_seeking_steps_make_the_generator_use_its_noise(prepared):
+    config = _config(mode_seeking_weight=10.0)
+    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
+    batch = _batch(prepared, config)
+    first = {k: float(v) for k, v in trainer.generator_step(batch).items()}
+    np.testing.assert_allclose(first["generator_loss"],
+                               first["adversarial_loss"] + 10 * first["mode_seeking_loss"],
+                               rtol=1e-5)
+    for _ in range(10):
+        last = trainer.generator_step(batch)
+    assert float(last["mode_seeking_loss"]) < 0.8 * first["mode_seeking_loss"], (first, last)
+
+
+@pytest.mark.slow
 def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
     path = os.path.join(workdir, "gan", "architecture.json")
     config = _config(derived_architecture=path, interpolation=True)

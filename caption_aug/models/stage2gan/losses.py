@@ -28,3 +28,12 @@ def generator_loss(fake_logits, kind: str = "bce"):
     if kind == "hinge":
         return -tf.reduce_mean(fake_logits)
     return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+
+
+def mode_seeking_loss(images, other_images, noise, other_noise, epsilon: float = 1e-5):
+    """Mode-seeking term (Mao et al. 2019, MSGAN): the inverse of the mean distance between two
+    images of the same captions per unit of distance between their noises. Minimising it pushes
+    the generator to draw different images for different noise instead of one per caption."""
+    image_distance = tf.reduce_mean(tf.abs(images - other_images), axis=[1, 2, 3])
+    noise_distance = tf.reduce_mean(tf.abs(noise - other_noise), axis=1)
+    return 1.0 / (tf.reduce_mean(image_distance / noise_distance) + epsilon)
