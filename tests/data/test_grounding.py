@@ -52,8 +52,13 @@ def test_every_grounded_word_names_or_relates_to_its_own_scene_object():
         tokens = _words(caption.text)
         objects = grounding.token_objects(caption.text, attributes, tokens)
         assert len(objects) == len(tokens) and set(objects) >= {1, 2, 3}, caption.text
+        assert (grounding.BACKGROUND_ROW + 1 in objects) == ("background" in caption.text)
         for token, k in zip(tokens, objects):
-            if k:   # a size, colour or shape word of object k - 1, or a relation to it
+            if k == grounding.BACKGROUND_ROW + 1:
+                assert token.strip() in " ".join(sum(vocab.TONE_WORDS.values(), ())
+                                                 + sum(vocab.STYLE_WORDS.values(), ())
+                                                 + ("background",)), (caption.text, token)
+            elif k:   # a size, colour or shape word of object k - 1, or a relation to it
                 truth = attributes["objects"][k - 1]
                 words = " ".join(vocab.SIZE_WORDS[truth["size"]] + vocab.COLOUR_WORDS[truth["colour"]]
                                  + vocab.SHAPE_WORDS[truth["shape"]]
@@ -68,13 +73,26 @@ def test_tokens_that_do_not_spell_the_caption_ground_nothing():
     assert not any(grounding.token_objects(text, scene.as_dict(), _words(text)[::-1]))
 
 
+def test_background_words_ground_in_the_background():
+    caption = "a red circle on a dark textured background"
+    attributes = {"objects": [{"shape": "circle", "colour": "red", "size": "small"}]}
+    tokens = _words(caption)
+    background = grounding.BACKGROUND_ROW + 1
+    assert grounding.token_objects(caption, attributes, tokens) == [
+        0, 1, 1, 0, 0, background, background, background]
+
+
 @pytest.mark.parametrize("grid", [4, 8])
-def test_object_masks_are_discs_on_the_grid_summing_to_one(grid):
+def test_object_masks_are_discs_on_the_grid_and_the_background_the_rest(grid):
     scene, _ = _scene_with(2)
     attributes = scene.as_dict()
     masks = grounding.object_masks(attributes, grid)
-    assert masks.shape == (3, grid * grid)
-    np.testing.assert_allclose(masks.sum(1), [1, 1, 0], atol=1e-6)
+    assert masks.shape == (4, grid * grid)
+    np.testing.assert_allclose(masks.sum(1), [1, 1, 0, 1], atol=1e-6)
+    objects = masks[:2].sum(0) > 0
+    background = masks[grounding.BACKGROUND_ROW] > 0
+    assert background.any() and not (background & objects).any()
+    assert (background | objects).all()
     cells = (np.arange(grid) + 0.5) / grid
     for k, obj in enumerate(attributes["objects"]):
         centre = int(obj["y"] * grid) * grid + int(obj["x"] * grid)   # row-major, y down

@@ -13,6 +13,7 @@ from caption_aug.data.caption_shapes import vocabulary as vocab
 from caption_aug.data.caption_shapes.claims import Claims, ObjectClaim, RelationClaim
 
 _SEPARATORS = (",", ":", ";", ".", "and")
+BACKGROUND = -1         # the mention index of the background's words (parse_mentions)
 _BACKGROUND_REACH = 2   # a tone or style word must be followed by "background" within this
 
 
@@ -68,9 +69,10 @@ def parse_caption(text: str) -> Claims:
 
 def parse_mentions(text: str) -> tuple:
     """(Claims, mentions): each mention is (index into Claims.objects, (first char, end char)),
-    for grounding words in the image: an object's size, colour and shape words, and a relation
+    for grounding words in the image: an object's size, colour and shape words, a relation
     phrase as a mention of the object it relates its subject to ("left of" in "a star left of a
-    box" mentions the box, whose position the phrase depends on)."""
+    box" mentions the box, whose position the phrase depends on), and the background's tone,
+    style and "background" words with index BACKGROUND."""
     spans = _token_spans(text)
     tagged = _tagged([token for token, _ in spans])
     items = [tag for tag, _ in tagged]
@@ -94,6 +96,9 @@ def parse_mentions(text: str) -> tuple:
         elif kind in ("tone", "style"):
             if any(k == "background" for k, _ in items[pos + 1:pos + 1 + _BACKGROUND_REACH]):
                 tone, style = (value, style) if kind == "tone" else (tone, value)
+                words.append((BACKGROUND, (spans[first][1][0], spans[end - 1][1][1])))
+        elif kind == "background":
+            words.append((BACKGROUND, spans[first][1]))
         elif kind == "number" and pos + 1 < len(items) and items[pos + 1][0] == "count_noun":
             count = value if count is None else count
         elif kind == "single":
