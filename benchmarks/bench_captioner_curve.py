@@ -38,21 +38,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from caption_aug.evaluation import captioner_eval  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
-import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+from captioner_arms import ARMS  # noqa: E402  (benchmarks/, the script's own folder)
+import results_file  # noqa: E402
 
-ARMS = {
-    "default": {},
-    "by_all_true": {"select_by": "all_true"},
-    "shapes_only": {"pretrain_object_steps": 0},
-    "encoder_lr1e-4": {"encoder_lr": 1e-4},
-    "plain": {"small_cnn_convs_per_block": 1, "pretrain_steps": 0, "pretrain_object_steps": 0},
-    "pretrain800": {"pretrain_steps": 800},
-    "pretrain3200": {"pretrain_steps": 3200},
-    "coverage": {"attention_coverage": True},
-    "alpha_c0": {"alpha_c": 0.0},
-    "supervised": {"attention_supervision": 1.0},
-    "supervised_positions": {"attention_supervision": 1.0, "position_channels": True},
-}
 _ARMS = flags.DEFINE_list("arms", list(ARMS), f"Arms to run, in order (of {sorted(ARMS)}).")
 _EPOCHS = flags.DEFINE_integer("epochs", 6, "Captioner epochs per arm.")
 _SEED = flags.DEFINE_integer("seed", 0, "The runs' config.seed (weights, batch order, dropout).")

@@ -1,0 +1,107 @@
+"""Does a trained caption_shapes captioner read spatial relations? A teacher-forced probe.
+
+  python benchmarks/probe_relations.py --workdir=runs/curve/supervised_positions/seed0
+      [--arm=supervised_positions] [--seed=0] [--out=benchmarks/results/probe_relations.json]
+
+Generated captions state few relations and mix relation errors with object errors, so their
+relation precision says little. Here every validation caption is fed to the captioner
+(built as its `bench_captioner_curve.py` arm trained it), and at
+each direction word of a true relation ("left", "right", "above"/"over", "below"/"under"/
+"beneath") the probe asks whether the captioner gives the true direction more probability than
+its opposite. Chance is 0.5; a captioner that reads positions scores near 1. It also reports the
+attention's mass on the object the relation refers to (`grounding`), where the caption has one.
+"""
+
+import collections
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.data import pipelines  # noqa: E402
+from caption_aug.data import prepare  # noqa: E402
+from caption_aug.data.caption_shapes import grounding  # noqa: E402
+from caption_aug.evaluation import captioner_eval  # noqa: E402
+from caption_aug.models.captioner.loss import teacher_forcing  # noqa: E402
+from configs import shapes  # noqa: E402
+from captioner_arms import ARMS  # noqa: E402  (benchmarks/, the script's own folder)
+import results_file  # noqa: E402
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir with a trained captioner.",
+                               required=True)
+_ARM = flags.DEFINE_enum("arm", "supervised_positions", list(ARMS),
+                         "The bench_captioner_curve arm the captioner was trained as.")
+_SEED = flags.DEFINE_integer("seed", 0, "The config.seed it was trained with.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/probe_relations.json", "JSON output.")
+
+DIRECTIONS = {"left": ("left",), "right": ("right",), "above": ("above", "over"),
+              "below": ("below", "under", "beneath")}
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+
+
+def direction_token_ids(keras_tokenizer) -> dict:
+    """Token id of each direction word (as it follows a space) -> its direction."""
+    ids = {}
+    for direction, words in DIRECTIONS.items():
+        for word in words:
+            token_ids = keras_tokenizer.tokenize(" " + word)
+            if len(token_ids) != 1:
+                raise ValueError(f"{word!r} is not one token of this tokenizer")
+            ids[int(token_ids[0])] = direction
+    return ids
+
+
+def probe(model, batches, token_direction: dict) -> dict:
+    """Direction accuracy against the opposite direction, per direction and overall, and the
+    attention's mean mass on the grounded object at the direction words."""
+    by_direction = {d: [tid for tid, dd in token_direction.items() if dd == d] for d in DIRECTIONS}
+    right, total, mass = collections.Counter(), collections.Counter(), []
+    for batch in batches:
+        inputs, targets, _ = teacher_forcing(batch["token_ids"], batch["padding_mask"])
+        out = model({"image": batch["image"], "tokens": inputs}, training=False)
+        probs = tf.nn.softmax(out["logits"]).numpy()
+        alphas, targets = out["alphas"].numpy(), targets.numpy()
+        regions, masks = batch["token_object"].numpy()[:, 1:], batch["object_masks"].numpy()
+        for b, t in zip(*np.nonzero(np.isin(targets, list(token_direction)))):
+            direction = token_direction[int(targets[b, t])]
+            p = {d: probs[b, t, by_direction[d]].sum() for d in (direction, OPPOSITE[direction])}
+            total[direction] += 1
+            right[direction] += bool(p[direction] > p[OPPOSITE[direction]])
+            if regions[b, t]:
+                mass.append(float((alphas[b, t] * (masks[b, regions[b, t] - 1] > 0)).sum()))
+    return {"accuracy": sum(right.values()) / max(sum(total.values()), 1),
+            "chance": 0.5,
+            "by_direction": {d: right[d] / total[d] for d in total},
+            "direction_words": sum(total.values()),
+            "attention_mass_on_related_object": float(np.mean(mass)) if mass else None}
+
+
+def main(_):
+    config = shapes.get_config()
+    config.seed = _SEED.value
+    config.captioner.update(ARMS[_ARM.value])
+    data = prepare.prepare(config, _WORKDIR.value)
+    model = captioner_eval.load_trained_captioner(config, _WORKDIR.value,
+                                                  data.tokenizer.vocabulary_size)
+    split, max_tokens = data.splits["validation"], config.data.max_caption_tokens
+    batches = pipelines.captioner_dataset(
+        split, pipelines.frame_tokens(split.caption_tokens, data.tokenizer, max_tokens),
+        pipelines.ImageLoader(split, config.pipeline.captioner_image_size,
+                              config.data.cache_max_mb),
+        data.tokenizer.pad_id, config.pipeline.eval_batch_size, config.pipeline.bucket_boundaries,
+        config.pipeline.captioner_normalization, training=False, seed=0,
+        grounding=grounding.split_grounding(split, data.tokenizer, config.captioner.encoded_size,
+                                            max_tokens))
+    results = {"workdir": _WORKDIR.value, "arm": _ARM.value, "seed": _SEED.value,
+               **probe(model, batches, direction_token_ids(data.tokenizer.keras_tokenizer))}
+    print(json.dumps(results))
+    results_file.write(_OUT.value, results)
+
+
+if __name__ == "__main__":
+    app.run(main)
