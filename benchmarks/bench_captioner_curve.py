@@ -20,8 +20,8 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   pretrain800, pretrain3200: the default with half / twice the single-object pretraining steps
   coverage:    the default, its attention told how much each pixel was attended so far
   alpha_c0:    the default without the doubly stochastic attention term (captioner.alpha_c=0)
-  supervised:  the default, its attention at words naming an object, or relating another object
-               to it, supervised by the object's position (captioner.attention_supervision=1)
+  supervised:  the default, its attention at words naming an object supervised by the object's
+               position (captioner.attention_supervision=1)
   supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
 """
 

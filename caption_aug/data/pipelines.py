@@ -130,9 +130,8 @@ def captioner_dataset(split: corpus.Split, tokens: tf.RaggedTensor, images: Imag
     """Captioner batches of (image, caption) pairs: image, token_ids (start..end, padded),
     padding_mask, caption_index, image_index. One element per caption, as in Show-Attend-Tell.
     With `grounding` (caption_shapes `grounding.split_grounding`: token objects framed like
-    `tokens`, object masks per image) also token_object [B, T] (k + 1 where a token grounds in
-    mask row k: an object, or the background's row; else 0) and object_masks [B, rows, P], for
-    supervised attention."""
+    `tokens`, object masks per image) also token_object [B, T] (k + 1 where a token names object
+    k, else 0) and object_masks [B, objects, P], for supervised attention."""
     image_of_caption = tf.constant(split.caption_image_index)
     token_objects, masks = grounding if grounding else (None, None)
 

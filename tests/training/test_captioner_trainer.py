@@ -111,7 +111,7 @@ def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_o
     grounded = grounding.split_grounding(data.splits["train"], data.tokenizer, cfg.encoded_size, 40)
     batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, 1, grounded)))
     assert batch["token_object"].shape == batch["token_ids"].shape
-    assert batch["object_masks"].shape[1:] == (4, cfg.encoded_size ** 2)   # 3 objects, background
+    assert batch["object_masks"].shape[1:] == (3, cfg.encoded_size ** 2)
     assert int(tf.reduce_max(batch["token_object"])) >= 2   # words naming a second object
     terms = [float(trainer.train_step(batch)["attention_supervision"]) for _ in range(10)]
     assert terms[-1] < terms[0] - 0.3, terms

@@ -1,15 +1,9 @@
 """Where each caption word's object lies: the targets of supervised attention
 (`captioner.attention_supervision`).
 
-The words that describe an object (its size, colour and shape), each relation phrase with the
-object it relates its subject to ("left of" in "a star left of a box": the box), and the
-background's words ("a dark textured background") are found by the parser, matched to the
-scene's objects as the scorer matches them, and carried over to the caption's BPE tokens by
-character offsets; each object is a disc on the captioner's E x E attention grid, the background
-the cells outside every disc. Attending the related object while the relation is written lets
-the decoder compare its position with the subject's, attended a few words before; attending the
-background while its tone is written is what reads it (supervised captioners of one seed called
-light backgrounds dark in over half of their background claims, README Stage 3). Attention
+The words that describe an object (its size, colour and shape) are found by the parser, matched
+to the scene's objects as the scorer matches them, and carried over to the caption's BPE tokens by
+character offsets; each object is a disc on the captioner's E x E attention grid. Attention
 supervised this way (Liu et al. 2017, "Attention Correctness in Neural Image Captioning") is what
 the caption_shapes captioner lacked: its attention at a second object's words returned to the
 first object (README, Stage 3).
@@ -18,34 +12,26 @@ first object (README, Stage 3).
 import numpy as np
 
 from caption_aug.data import pipelines
-from caption_aug.data.caption_shapes.parser import BACKGROUND, parse_mentions
+from caption_aug.data.caption_shapes.parser import parse_mentions
 from caption_aug.data.caption_shapes.scene import MAX_OBJECTS
 from caption_aug.data.caption_shapes.scoring import match_objects
 
 
-BACKGROUND_ROW = MAX_OBJECTS   # object_masks' row of the background
-
-
 def object_masks(attributes: dict, grid: int) -> np.ndarray:
-    """[MAX_OBJECTS + 1, grid * grid] float32: row k the cells (row-major, y down) whose centre
-    lies within object k's radius plus half a cell (zeros for absent objects), row BACKGROUND_ROW
-    the cells outside every object's; each non-zero row sums to 1."""
+    """[MAX_OBJECTS, grid * grid] float32: the cells (row-major, y down) whose centre lies within
+    an object's radius plus half a cell, each row summing to 1; zero rows for absent objects."""
     centres = (np.arange(grid) + 0.5) / grid
     y, x = np.meshgrid(centres, centres, indexing="ij")
-    masks = np.zeros([MAX_OBJECTS + 1, grid * grid], np.float32)
-    covered = np.zeros([grid * grid], bool)
+    masks = np.zeros([MAX_OBJECTS, grid * grid], np.float32)
     for k, obj in enumerate(attributes["objects"]):
-        inside = (np.hypot(x - obj["x"], y - obj["y"]) <= obj["radius"] + 0.5 / grid).reshape(-1)
-        masks[k] = inside / max(inside.sum(), 1)
-        covered |= inside
-    masks[BACKGROUND_ROW] = ~covered / max((~covered).sum(), 1)
+        inside = np.hypot(x - obj["x"], y - obj["y"]) <= obj["radius"] + 0.5 / grid
+        masks[k] = inside.reshape(-1) / max(inside.sum(), 1)
     return masks
 
 
 def token_objects(caption: str, attributes: dict, token_texts: list) -> list:
     """Per token of the caption (`token_texts`, the tokens' strings in order): k + 1 when it is
-    part of a word describing scene object k or relating another object to it, BACKGROUND_ROW + 1
-    for a word of the background, else 0. All zeros when the tokens do not spell the
+    part of a word describing scene object k, else 0. All zeros when the tokens do not spell the
     caption (nothing is grounded rather than something wrongly)."""
     if "".join(token_texts) != caption:
         return [0] * len(token_texts)
@@ -53,9 +39,8 @@ def token_objects(caption: str, attributes: dict, token_texts: list) -> list:
     match = match_objects(claims.objects, attributes["objects"])
     char_object = np.zeros(len(caption), np.int32)
     for index, (start, end) in mentions:
-        row = BACKGROUND_ROW if index == BACKGROUND else match[index]
-        if row is not None:
-            char_object[start:end] = row + 1
+        if match[index] is not None:
+            char_object[start:end] = match[index] + 1
     objects, position = [], 0
     for text in token_texts:
         objects.append(int(char_object[position:position + len(text)].max(initial=0)))
@@ -66,7 +51,7 @@ def token_objects(caption: str, attributes: dict, token_texts: list) -> list:
 def split_grounding(split, tokenizer, grid: int, max_tokens: int) -> tuple:
     """(token objects of every caption framed as the pipelines frame tokens, [start] + ... +
     [end] cut to `max_tokens` with 0 at start and end, a tf.RaggedTensor; object masks of every
-    image [num_images, MAX_OBJECTS + 1, grid * grid]) of a caption_shapes split."""
+    image [num_images, MAX_OBJECTS, grid * grid]) of a caption_shapes split."""
     keras_tokenizer = tokenizer.keras_tokenizer
     ids = range(tokenizer.vocabulary_size)
     texts = [t.decode() if isinstance(t, bytes) else str(t)

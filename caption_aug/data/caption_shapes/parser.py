@@ -13,7 +13,6 @@ from caption_aug.data.caption_shapes import vocabulary as vocab
 from caption_aug.data.caption_shapes.claims import Claims, ObjectClaim, RelationClaim
 
 _SEPARATORS = (",", ":", ";", ".", "and")
-BACKGROUND = -1         # the mention index of the background's words (parse_mentions)
 _BACKGROUND_REACH = 2   # a tone or style word must be followed by "background" within this
 
 
@@ -69,10 +68,7 @@ def parse_caption(text: str) -> Claims:
 
 def parse_mentions(text: str) -> tuple:
     """(Claims, mentions): each mention is (index into Claims.objects, (first char, end char)),
-    for grounding words in the image: an object's size, colour and shape words, a relation
-    phrase as a mention of the object it relates its subject to ("left of" in "a star left of a
-    box" mentions the box, whose position the phrase depends on), and the background's tone,
-    style and "background" words with index BACKGROUND."""
+    the characters of its size, colour and shape words, for grounding words in the image."""
     spans = _token_spans(text)
     tagged = _tagged([token for token, _ in spans])
     items = [tag for tag, _ in tagged]
@@ -96,22 +92,14 @@ def parse_mentions(text: str) -> tuple:
         elif kind in ("tone", "style"):
             if any(k == "background" for k, _ in items[pos + 1:pos + 1 + _BACKGROUND_REACH]):
                 tone, style = (value, style) if kind == "tone" else (tone, value)
-                words.append((BACKGROUND, (spans[first][1][0], spans[end - 1][1][1])))
-        elif kind == "background":
-            words.append((BACKGROUND, spans[first][1]))
         elif kind == "number" and pos + 1 < len(items) and items[pos + 1][0] == "count_noun":
             count = value if count is None else count
         elif kind == "single":
             count = 1 if count is None else count
         if kind in ("separator", "relation", "it"):
             modifiers, definite, first_word = {}, False, None
-    relations = []
-    for pos, (kind, value) in enumerate(items):
-        relation = _relation(items, mentions, pos, value) if kind == "relation" else None
-        if relation:
-            relations.append(relation)
-            first, end = tagged[pos][1]
-            words.append((relation.object, (spans[first][1][0], spans[end - 1][1][1])))
+    relations = [r for pos, (kind, value) in enumerate(items) if kind == "relation"
+                 for r in [_relation(items, mentions, pos, value)] if r]
     return Claims(tuple(objects), tuple(relations), count, tone, style), words
 
 

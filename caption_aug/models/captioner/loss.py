@@ -62,10 +62,10 @@ def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
 
 
 def attention_supervision_loss(alphas, token_objects, object_masks):
-    """Mean over the grounded target tokens (`token_objects` [B, T] > 0: mask row k + 1, an
-    object or the background) of the cross-entropy -sum_p m_p log alpha_p between the attention
-    that predicts the token (`alphas` [B, T, P]) and its row of `object_masks` [B, rows, P] (rows
-    summing to 1); 0 when no token is grounded."""
+    """Mean over the target tokens that name an object (`token_objects` [B, T] > 0: object k + 1)
+    of the cross-entropy -sum_p m_p log alpha_p between the attention that predicts the token
+    (`alphas` [B, T, P]) and its object's mask (`object_masks` [B, objects, P], rows summing to
+    1); 0 when no token names one."""
     grounded = ops.cast(token_objects > 0, alphas.dtype)
     index = ops.expand_dims(ops.maximum(ops.cast(token_objects, "int32") - 1, 0), -1)
     index = ops.broadcast_to(index, ops.shape(alphas))
