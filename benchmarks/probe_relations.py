@@ -8,8 +8,8 @@ relation precision says little. Here every validation caption is fed to the capt
 (built as its `bench_captioner_curve.py` arm trained it), and at
 each direction word of a true relation ("left", "right", "above"/"over", "below"/"under"/
 "beneath") the probe asks whether the captioner gives the true direction more probability than
-its opposite. Chance is 0.5; a captioner that reads positions scores near 1. It also reports the
-attention's mass on the object the relation refers to (`grounding`), where the caption has one.
+its opposite (each summed over its words). Chance is 0.5; a captioner that reads positions
+scores near 1.
 """
 
 import collections
@@ -25,7 +25,6 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
-from caption_aug.data.caption_shapes import grounding  # noqa: E402
 from caption_aug.evaluation import captioner_eval  # noqa: E402
 from caption_aug.models.captioner.loss import teacher_forcing  # noqa: E402
 from configs import shapes  # noqa: E402
@@ -57,28 +56,22 @@ def direction_token_ids(keras_tokenizer) -> dict:
 
 
 def probe(model, batches, token_direction: dict) -> dict:
-    """Direction accuracy against the opposite direction, per direction and overall, and the
-    attention's mean mass on the grounded object at the direction words."""
+    """Direction accuracy against the opposite direction, per direction and overall."""
     by_direction = {d: [tid for tid, dd in token_direction.items() if dd == d] for d in DIRECTIONS}
-    right, total, mass = collections.Counter(), collections.Counter(), []
+    right, total = collections.Counter(), collections.Counter()
     for batch in batches:
         inputs, targets, _ = teacher_forcing(batch["token_ids"], batch["padding_mask"])
         out = model({"image": batch["image"], "tokens": inputs}, training=False)
-        probs = tf.nn.softmax(out["logits"]).numpy()
-        alphas, targets = out["alphas"].numpy(), targets.numpy()
-        regions, masks = batch["token_object"].numpy()[:, 1:], batch["object_masks"].numpy()
+        probs, targets = tf.nn.softmax(out["logits"]).numpy(), targets.numpy()
         for b, t in zip(*np.nonzero(np.isin(targets, list(token_direction)))):
             direction = token_direction[int(targets[b, t])]
             p = {d: probs[b, t, by_direction[d]].sum() for d in (direction, OPPOSITE[direction])}
             total[direction] += 1
             right[direction] += bool(p[direction] > p[OPPOSITE[direction]])
-            if regions[b, t]:
-                mass.append(float((alphas[b, t] * (masks[b, regions[b, t] - 1] > 0)).sum()))
     return {"accuracy": sum(right.values()) / max(sum(total.values()), 1),
             "chance": 0.5,
             "by_direction": {d: right[d] / total[d] for d in total},
-            "direction_words": sum(total.values()),
-            "attention_mass_on_related_object": float(np.mean(mass)) if mass else None}
+            "direction_words": sum(total.values())}
 
 
 def main(_):
@@ -94,9 +87,7 @@ def main(_):
         pipelines.ImageLoader(split, config.pipeline.captioner_image_size,
                               config.data.cache_max_mb),
         data.tokenizer.pad_id, config.pipeline.eval_batch_size, config.pipeline.bucket_boundaries,
-        config.pipeline.captioner_normalization, training=False, seed=0,
-        grounding=grounding.split_grounding(split, data.tokenizer, config.captioner.encoded_size,
-                                            max_tokens))
+        config.pipeline.captioner_normalization, training=False, seed=0)
     results = {"workdir": _WORKDIR.value, "arm": _ARM.value, "seed": _SEED.value,
                **probe(model, batches, direction_token_ids(data.tokenizer.keras_tokenizer))}
     print(json.dumps(results))

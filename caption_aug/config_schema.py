@@ -182,8 +182,10 @@ def base_config() -> ml_collections.ConfigDict:
         matching_temperature=0.1,            # its softmax temperature (the encoder's own is 0.1)
         matching_shift=4,                    # the matching loss scores G's images shifted by up
                                              # to this many pixels (random per image; 0: unshifted)
-        mode_seeking_weight=0.0,             # x MSGAN's mode-seeking term: G's images of one
-                                             # caption should differ with the noise (0: off)
+        mode_seeking_weight=0.1,             # x MSGAN's mode-seeking term: G's images of one
+                                             # caption should differ with the noise (0: off; 1
+                                             # draws more varied images but cost seed 2 its
+                                             # colour, README Stage 2)
         ema_decay=0.99,                      # >0: sample, score and hand on to stage 4 the moving
                                              # average of G's weights (0: G itself, the paper's)
         interpolation=False,                 # GAN-INT: also condition G on mixed embeddings

@@ -48,7 +48,7 @@ def get_config():
     gan.generator_channels, gan.discriminator_channels = 64, 64
     gan.batch_size = 64
     gan.generator_lr, gan.discriminator_lr, gan.generator_steps = 1e-4, 1e-5, 5
-    gan.matching_weight = 0.0                    # GAN-CLS alone, as the paper
+    gan.matching_weight = gan.mode_seeking_weight = 0.0   # GAN-CLS alone, as the paper
     gan.loss, gan.discriminator_conditioning, gan.ema_decay = "bce", "concat", 0.0
     gan.generator_upsampling = "transposed"
     gan.iterations = 20000
