@@ -27,6 +27,7 @@ from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.evaluation import captioner_eval  # noqa: E402
 from caption_aug.models.captioner.loss import teacher_forcing  # noqa: E402
+from caption_aug.training import captioner_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
 from captioner_arms import ARMS  # noqa: E402  (benchmarks/, the script's own folder)
 import results_file  # noqa: E402
@@ -81,13 +82,10 @@ def main(_):
     data = prepare.prepare(config, _WORKDIR.value)
     model = captioner_eval.load_trained_captioner(config, _WORKDIR.value,
                                                   data.tokenizer.vocabulary_size)
-    split, max_tokens = data.splits["validation"], config.data.max_caption_tokens
-    batches = pipelines.captioner_dataset(
-        split, pipelines.frame_tokens(split.caption_tokens, data.tokenizer, max_tokens),
-        pipelines.ImageLoader(split, config.pipeline.captioner_image_size,
-                              config.data.cache_max_mb),
-        data.tokenizer.pad_id, config.pipeline.eval_batch_size, config.pipeline.bucket_boundaries,
-        config.pipeline.captioner_normalization, training=False, seed=0)
+    batches = captioner_trainer.teacher_forced_validation(
+        config, data, pipelines.ImageLoader(data.splits["validation"],
+                                            config.pipeline.captioner_image_size,
+                                            config.data.cache_max_mb))
     results = {"workdir": _WORKDIR.value, "arm": _ARM.value, "seed": _SEED.value,
                **probe(model, batches, direction_token_ids(data.tokenizer.keras_tokenizer))}
     print(json.dumps(results))

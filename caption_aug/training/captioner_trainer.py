@@ -137,6 +137,17 @@ def train_batches(config, prepared, tokens, images, epoch: int,
     return dataset.take(steps) if steps else dataset
 
 
+def teacher_forced_validation(config, prepared, images: pipelines.ImageLoader) -> tf.data.Dataset:
+    """The validation captions' batches in a fixed order, with `images` their ImageLoader: what
+    the validation loss is computed on."""
+    return pipelines.captioner_dataset(
+        prepared.splits["validation"],
+        _framed(prepared, "validation", config.data.max_caption_tokens), images,
+        prepared.tokenizer.pad_id, config.pipeline.eval_batch_size,
+        config.pipeline.bucket_boundaries, config.pipeline.captioner_normalization,
+        training=False, seed=config.seed)
+
+
 def _loaders(config, prepared):
     def loader(split):
         return pipelines.ImageLoader(prepared.splits[split], config.pipeline.captioner_image_size,
@@ -164,10 +175,7 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     if not validation_split.num_images:
         raise ValueError("the validation split is empty: the captioner selects its best epoch "
                          "by validation captions")
-    validation_batches = pipelines.captioner_dataset(
-        validation_split, _framed(prepared, "validation", max_tokens), validation_images, tok.pad_id,
-        config.pipeline.eval_batch_size, config.pipeline.bucket_boundaries,
-        config.pipeline.captioner_normalization, training=False, seed=config.seed)
+    validation_batches = teacher_forced_validation(config, prepared, validation_images)
     validation_eval = pipelines.eval_dataset(validation_split, validation_images,
                                              config.pipeline.eval_batch_size,
                                              config.pipeline.captioner_normalization)
