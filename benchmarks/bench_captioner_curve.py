@@ -23,6 +23,8 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   supervised:  the default, its attention at words naming an object supervised by the object's
                position (captioner.attention_supervision=1)
   supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
+  supervised_relation_head: supervised_positions with the decoder's relation head, supervised at
+               relation phrases by the object the phrase relates its subject to
 """
 
 import json

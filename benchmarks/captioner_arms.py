@@ -13,4 +13,6 @@ ARMS = {
     "alpha_c0": {"alpha_c": 0.0},
     "supervised": {"attention_supervision": 1.0},
     "supervised_positions": {"attention_supervision": 1.0, "position_channels": True},
+    "supervised_relation_head": {"attention_supervision": 1.0, "position_channels": True,
+                                 "relation_head": True},
 }

@@ -82,6 +82,8 @@ def base_config() -> ml_collections.ConfigDict:
         attention_supervision=0.0,           # x the cross-entropy of the attention at words naming
                                              # an object against the object's disc (caption_shapes)
         position_channels=False,             # each pixel's x, y appended to the encoder's features
+        relation_head=False,                 # a second attention whose centre, relative to the
+                                             # first's, the LSTM reads (needs position_channels)
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and
@@ -289,6 +291,8 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(cap.attention_supervision == 0 or data.source == "caption_shapes",
              "captioner.attention_supervision", cap.attention_supervision,
              "0 unless data.source is caption_shapes (it needs the objects' positions)")
+    _require(not cap.relation_head or cap.position_channels, "captioner.relation_head",
+             cap.relation_head, "False unless captioner.position_channels (it reads them)")
     _require(0 < cap.lr_decay_factor <= 1, "captioner.lr_decay_factor", cap.lr_decay_factor,
              "in (0, 1]")
     _require(cap.max_decode_length == 0 or cap.max_decode_length >= 2, "captioner.max_decode_length",

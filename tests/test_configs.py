@@ -96,6 +96,7 @@ def _with(key: str, value):
     ("captioner.select_by", "cider", "one of ('all_true', 'bleu_4')"),
     ("captioner.attention_supervision", -1.0, ">= 0"),
     ("captioner.attention_coverage", 1, "a bool"),
+    ("captioner.relation_head", True, "False unless captioner.position_channels (it reads them)"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
     with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "

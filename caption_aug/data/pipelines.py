@@ -129,11 +129,12 @@ def captioner_dataset(split: corpus.Split, tokens: tf.RaggedTensor, images: Imag
                       grounding: Optional[tuple] = None) -> tf.data.Dataset:
     """Captioner batches of (image, caption) pairs: image, token_ids (start..end, padded),
     padding_mask, caption_index, image_index. One element per caption, as in Show-Attend-Tell.
-    With `grounding` (caption_shapes `grounding.split_grounding`: token objects framed like
-    `tokens`, object masks per image) also token_object [B, T] (k + 1 where a token names object
-    k, else 0) and object_masks [B, objects, P], for supervised attention."""
+    With `grounding` (caption_shapes `grounding.split_grounding`: token objects and token related
+    objects framed like `tokens`, object masks per image) also token_object and token_related
+    [B, T] (k + 1 where a token grounds in object k, else 0) and object_masks [B, objects, P], for
+    supervised attention."""
     image_of_caption = tf.constant(split.caption_image_index)
-    token_objects, masks = grounding if grounding else (None, None)
+    token_objects, token_related, masks = grounding if grounding else (None, None, None)
 
     def element(i):
         ids = tokens[i]
@@ -141,6 +142,7 @@ def captioner_dataset(split: corpus.Split, tokens: tf.RaggedTensor, images: Imag
                   "image_index": image_of_caption[i]}
         if grounding:
             values["token_object"] = token_objects[i]
+            values["token_related"] = token_related[i]
         return images.add_to_element(values)
 
     def finish(batch):

@@ -25,7 +25,7 @@ def _words(caption):
 
 def test_mentions_span_their_size_colour_and_shape_words():
     text = "three shapes: a big red circle left of the blue five-pointed star, and a box"
-    _, mentions = parse_mentions(text)
+    _, mentions, _ = parse_mentions(text)
     assert [(k, text[a:b]) for k, (a, b) in mentions] == [
         (0, "big red circle"), (1, "blue five-pointed star"), (2, "box")]
 
@@ -35,21 +35,38 @@ def test_every_word_of_a_mention_names_its_own_scene_object():
     attributes = scene.as_dict()
     for caption in captions:
         tokens = _words(caption.text)
-        objects = grounding.token_objects(caption.text, attributes, tokens)
+        objects, related = grounding.token_objects(caption.text, attributes, tokens)
         assert len(objects) == len(tokens) and set(objects) >= {1, 2, 3}, caption.text
-        for token, k in zip(tokens, objects):
-            if k:   # a size, colour or shape word of object k - 1
+        for token, k, r in zip(tokens, objects, related):
+            if k and not r:   # a size, colour or shape word of object k - 1
                 truth = attributes["objects"][k - 1]
                 words = " ".join(vocab.SIZE_WORDS[truth["size"]] + vocab.COLOUR_WORDS[truth["colour"]]
                                  + vocab.SHAPE_WORDS[truth["shape"]])
                 assert token.strip(" ,:;").split("-")[0] in words, (caption.text, token, truth)
 
 
+def test_a_relation_phrase_grounds_in_its_subject_and_the_object_it_relates_it_to():
+    scene, captions = _scene_with(2)
+    attributes = scene.as_dict()
+    phrases = 0
+    for caption in captions:
+        claims = parse_mentions(caption.text)[0]
+        objects, related = grounding.token_objects(caption.text, attributes, _words(caption.text))
+        for token, k, r in zip(_words(caption.text), objects, related):
+            if r:   # a word of a relation phrase: its subject k - 1 lies that way of object r - 1
+                phrases += 1
+                assert token.strip() in ("to", "the", "left", "right", "of", "on", "above",
+                                         "over", "below", "under", "beneath"), caption.text
+                assert k and k != r
+                assert scene.relation(k - 1, r - 1) in {c.relation for c in claims.relations}
+    assert phrases
+
+
 def test_tokens_that_do_not_spell_the_caption_ground_nothing():
     scene, captions = _scene_with(2)
     text = captions[0].text
-    assert any(grounding.token_objects(text, scene.as_dict(), _words(text)))
-    assert not any(grounding.token_objects(text, scene.as_dict(), _words(text)[::-1]))
+    assert any(grounding.token_objects(text, scene.as_dict(), _words(text))[0])
+    assert not any(grounding.token_objects(text, scene.as_dict(), _words(text)[::-1])[0])
 
 
 @pytest.mark.parametrize("grid", [4, 8])

@@ -13,11 +13,12 @@ from tests.models.captioner_fixtures import END, IMAGE_SIZE, PAD, START, VOCAB, 
 MAX_LENGTH = 9
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "coverage"])
+@pytest.fixture(scope="module", params=[{}, {"attention_coverage": True},
+                                        {"position_channels": True, "relation_head": True}],
+                ids=["plain", "coverage", "relation_head"])
 def model(request):
     keras.utils.set_random_seed(7)
-    model = build_captioner(tiny_captioner_config(attention_coverage=request.param), VOCAB,
-                            IMAGE_SIZE)
+    model = build_captioner(tiny_captioner_config(**request.param), VOCAB, IMAGE_SIZE)
     # Sharper, more varied word distributions than a fresh init, so that beams diverge.
     kernel = model.decoder.word_logits.kernel
     kernel.assign(kernel * 10.0)
@@ -127,7 +128,7 @@ def test_scores_are_the_teacher_forced_log_probabilities_of_the_caption(model, f
         words = _caption(result, i)
         emitted = words + ([END] if result.finished[i] else [])
         inputs = tf.constant([[START] + emitted[:-1]])
-        logits, alphas = model.decoder(features[i:i + 1], inputs, training=False)
+        logits, alphas, _ = model.decoder(features[i:i + 1], inputs, training=False)
         log_probs = tf.nn.log_softmax(logits)[0].numpy()
         expected = sum(log_probs[t, token] for t, token in enumerate(emitted))
         np.testing.assert_allclose(result.log_probs[i], expected, rtol=1e-4)

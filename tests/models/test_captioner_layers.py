@@ -8,7 +8,7 @@ import keras
 from caption_aug.models.captioner import build_captioner, build_encoder
 from caption_aug.models.captioner.attention import SoftAttention
 from caption_aug.models.captioner.decoder import AttentionDecoder
-from caption_aug.models.captioner.encoder import TorchToCaffe
+from caption_aug.models.captioner.encoder import PositionChannels, TorchToCaffe
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
 
 
@@ -106,10 +106,10 @@ def test_decoder_shapes_and_gate_width():
     decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5)
     features = tf.random.normal([3, 16, 6])
     decoder.build(features.shape)
-    (h, c), projected = decoder.initial_state(features)
+    (h, c), (projected,) = decoder.initial_state(features)
     assert h.shape == c.shape == (3, 16) and projected.shape == (3, 16, 10)
     assert decoder.f_beta.kernel.shape == (16, 6)  # a gate per encoder channel, as the reference
-    logits, alphas = decoder(features, tf.zeros([3, 5], tf.int32))
+    logits, alphas, _ = decoder(features, tf.zeros([3, 5], tf.int32))
     assert logits.shape == (3, 5, VOCAB) and alphas.shape == (3, 5, 16)
 
 
@@ -118,7 +118,7 @@ def test_coverage_is_the_attention_so_far_and_steers_only_later_words():
     features = tf.random.stateless_normal([2, 16, 6], seed=[3, 4])
     tokens = tf.constant(np.random.default_rng(0).integers(0, VOCAB, (2, 5)), tf.int32)
     decoder.build(features.shape)
-    _, alphas = decoder(features, tokens)
+    _, alphas, _ = decoder(features, tokens)
     state, projected = decoder.initial_state(features)
     for t in range(5):  # stepping by hand: coverage is the sum of the earlier words' attention
         np.testing.assert_allclose(state[2], tf.reduce_sum(alphas[:, :t], axis=1), atol=1e-5)
@@ -126,9 +126,26 @@ def test_coverage_is_the_attention_so_far_and_steers_only_later_words():
         np.testing.assert_allclose(alpha, alphas[:, t], atol=1e-5)
     kernel = decoder.attention.coverage_projection.kernel
     kernel.assign(kernel * 20.0 + 1.0)
-    _, steered = decoder(features, tokens)
+    _, steered, _ = decoder(features, tokens)
     np.testing.assert_allclose(steered[:, 0], alphas[:, 0], atol=1e-6)  # nothing covered yet
     assert float(tf.reduce_max(tf.abs(steered[:, 1:] - alphas[:, 1:]))) > 1e-2
+
+
+def test_relation_head_hands_the_lstm_its_context_and_the_vector_between_the_centres():
+    decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5, relation_head=True)
+    features = PositionChannels(4)(tf.random.stateless_normal([2, 16, 6], seed=[5, 6]))
+    tokens = tf.constant(np.random.default_rng(1).integers(0, VOCAB, (2, 5)), tf.int32)
+    decoder.build(features.shape)
+    assert decoder.lstm.kernel.shape[0] == 12 + 8 + 8 + 2  # word, context, its context, vector
+    logits, alphas, relation_alphas = decoder(features, tokens)
+    assert relation_alphas.shape == alphas.shape == (2, 5, 16)
+    np.testing.assert_allclose(tf.reduce_sum(relation_alphas, -1), 1.0, atol=1e-5)
+    # The heads attend differently, and the vector reaches the words: zeroing the LSTM's rows
+    # for it (the last two) changes the logits.
+    assert float(tf.reduce_max(tf.abs(relation_alphas - alphas))) > 1e-3
+    kernel = decoder.lstm.kernel
+    kernel.assign(tf.concat([kernel[:-2], tf.zeros_like(kernel[-2:])], 0))
+    assert float(tf.reduce_max(tf.abs(decoder(features, tokens)[0] - logits))) > 1e-4
 
 
 def test_model_outputs_and_soft_one_hot_tokens_equal_int_tokens(model):

@@ -99,10 +99,13 @@ def test_xla_train_step_trains(tiny):
     assert all((b != v.numpy()).any() for b, v in zip(before, model.encoder.trainable_variables))
 
 
-def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_onto_objects(tiny):
+@pytest.mark.parametrize("relation_head", [False, True], ids=["one_head", "relation_head"])
+def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_onto_objects(
+        tiny, relation_head):
     config, _, data = tiny
     cfg = config.captioner.copy_and_resolve_references()
     cfg.jit_compile, cfg.attention_supervision = False, 5.0
+    cfg.position_channels = cfg.relation_head = relation_head
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
     trainer = captioner_trainer.CaptionerTrainer(cfg, model, config.max_consecutive_skips)
@@ -113,6 +116,8 @@ def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_o
     assert batch["token_object"].shape == batch["token_ids"].shape
     assert batch["object_masks"].shape[1:] == (3, cfg.encoded_size ** 2)
     assert int(tf.reduce_max(batch["token_object"])) >= 2   # words naming a second object
+    assert batch["token_related"].shape == batch["token_ids"].shape
+    assert int(tf.reduce_max(batch["token_related"])) >= 1  # a relation phrase's other object
     terms = [float(trainer.train_step(batch)["attention_supervision"]) for _ in range(10)]
     assert terms[-1] < terms[0] - 0.3, terms
 

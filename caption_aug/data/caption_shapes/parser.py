@@ -67,8 +67,10 @@ def parse_caption(text: str) -> Claims:
 
 
 def parse_mentions(text: str) -> tuple:
-    """(Claims, mentions): each mention is (index into Claims.objects, (first char, end char)),
-    the characters of its size, colour and shape words, for grounding words in the image."""
+    """(Claims, mentions, relation spans), for grounding words in the image: each mention is
+    (index into Claims.objects, (first char, end char)), the characters of its size, colour and
+    shape words; each relation span is (index into Claims.relations, (first char, end char)),
+    the characters of its relation phrase ("left of")."""
     spans = _token_spans(text)
     tagged = _tagged([token for token, _ in spans])
     items = [tag for tag, _ in tagged]
@@ -98,9 +100,14 @@ def parse_mentions(text: str) -> tuple:
             count = 1 if count is None else count
         if kind in ("separator", "relation", "it"):
             modifiers, definite, first_word = {}, False, None
-    relations = [r for pos, (kind, value) in enumerate(items) if kind == "relation"
-                 for r in [_relation(items, mentions, pos, value)] if r]
-    return Claims(tuple(objects), tuple(relations), count, tone, style), words
+    relations, relation_spans = [], []
+    for pos, (kind, value) in enumerate(items):
+        relation = _relation(items, mentions, pos, value) if kind == "relation" else None
+        if relation:
+            first, end = tagged[pos][1]
+            relation_spans.append((len(relations), (spans[first][1][0], spans[end - 1][1][1])))
+            relations.append(relation)
+    return Claims(tuple(objects), tuple(relations), count, tone, style), words, relation_spans
 
 
 def _refer(objects: list, claim: ObjectClaim, definite: bool) -> int:

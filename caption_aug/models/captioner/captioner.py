@@ -17,7 +17,8 @@ from caption_aug.models.captioner.encoder import build_encoder
 @keras.saving.register_keras_serializable("caption_aug")
 class Captioner(keras.Model):
     """{"image" [B, S, S, 3], "tokens" [B, T] | [B, T, V]}
-    -> {"logits" [B, T, V], "alphas" [B, T, P]}."""
+    -> {"logits" [B, T, V], "alphas" [B, T, P]}, and "relation_alphas" [B, T, P] with the
+    decoder's relation head."""
 
     def __init__(self, encoder: keras.Model, decoder: AttentionDecoder, **kwargs):
         super().__init__(**kwargs)
@@ -30,8 +31,12 @@ class Captioner(keras.Model):
 
     def call(self, inputs, training=None):
         features = self.encoder(inputs["image"], training=training)
-        logits, alphas = self.decoder(features, inputs["tokens"], training=training)
-        return {"logits": logits, "alphas": alphas}
+        logits, alphas, relation_alphas = self.decoder(features, inputs["tokens"],
+                                                       training=training)
+        outputs = {"logits": logits, "alphas": alphas}
+        if relation_alphas is not None:
+            outputs["relation_alphas"] = relation_alphas
+        return outputs
 
     def generate(self, images, beam_size: int, max_length: int, start_id: int, end_id: int,
                  pad_id: int) -> beam_search_lib.BeamSearchResult:
@@ -57,7 +62,7 @@ def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
         position_channels=cfg.position_channels)
     decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
                                cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
-                               name="decoder")
+                               relation_head=cfg.relation_head, name="decoder")
     model = Captioner(encoder, decoder, name="captioner")
     model.build()
     return model

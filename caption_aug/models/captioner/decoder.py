@@ -1,6 +1,8 @@
 """Show-Attend-Tell decoder: an LSTM cell fed the previous word's embedding and a gated attention
 context, with h0/c0 from linear layers over the mean pixel and a dropout + linear word classifier;
-with `coverage`, the attention also sees how much each pixel was attended so far (attention.py).
+with `coverage`, the attention also sees how much each pixel was attended so far (attention.py);
+with `relation_head`, a second attention whose context, and whose centre relative to the first
+attention's, the LSTM also reads (the features' last two channels must be PositionChannels' x, y).
 
 The time loop runs in-graph (`tf.scan`, a `tf.while_loop`) over the steps
 only: the attention's encoder projection is computed once per image before the loop, and the
@@ -28,10 +30,18 @@ class AttentionDecoder(layers.Layer):
     -> word logits [B, T, V], attention [B, T, P].
 
     Decoding state: a tuple (h, c), or (h, c, coverage [rows, P]) with coverage; `hidden(state)`
-    is what the word classifier reads. Beam search keeps the tuple per hypothesis."""
+    is what the word classifier reads. Beam search keeps the tuple per hypothesis.
+
+    Why the relation head: a relation word ("left of") compares where two objects are. The
+    attention's context says where the decoder looks now, but an LSTM trained on caption_shapes
+    did not learn to keep an earlier object's position in its memory (a linear probe of h at
+    direction words finds neither object's position), so relations stayed at chance. Two
+    attentions in one step, each free to find an object by what it looks like, hand the LSTM
+    both objects and the vector between them."""
 
     def __init__(self, vocabulary_size: int, embedding_dim: int, attention_dim: int,
-                 decoder_dim: int, dropout: float = 0.5, coverage: bool = False, **kwargs):
+                 decoder_dim: int, dropout: float = 0.5, coverage: bool = False,
+                 relation_head: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -39,6 +49,9 @@ class AttentionDecoder(layers.Layer):
         self.decoder_dim = decoder_dim
         self.dropout_rate = dropout
         self.coverage = coverage
+        self.relation_head = relation_head
+        self.relation_attention = (SoftAttention(attention_dim, name="relation_attention")
+                                   if relation_head else None)
         self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
         self.attention = SoftAttention(attention_dim, coverage=coverage, name="attention")
         self.init_h = layers.Dense(decoder_dim, name="init_h")
@@ -53,11 +66,14 @@ class AttentionDecoder(layers.Layer):
         hidden = (None, self.decoder_dim)
         self.embedding.build((None, None))
         self.attention.build(features_shape, hidden)
+        if self.relation_head:
+            self.relation_attention.build(features_shape, hidden)
         self.init_h.build((None, feature_dim))
         self.init_c.build((None, feature_dim))
         self.f_beta.units = feature_dim  # the gate is a vector of the encoder's width
         self.f_beta.build(hidden)
-        self.lstm.build((None, self.embedding_dim + feature_dim))
+        self.lstm.build((None, self.embedding_dim + feature_dim
+                         + (feature_dim + 2) * self.relation_head))
         self.word_logits.build(hidden)
 
     def embed(self, tokens):
@@ -72,7 +88,10 @@ class AttentionDecoder(layers.Layer):
         state = (self.init_h(mean), self.init_c(mean))
         if self.coverage:
             state += (ops.zeros_like(features[..., 0]),)
-        return state, self.attention.project_features(features)
+        projected = (self.attention.project_features(features),)
+        if self.relation_head:
+            projected += (self.relation_attention.project_features(features),)
+        return state, projected
 
     @staticmethod
     def hidden(state):
@@ -84,35 +103,55 @@ class AttentionDecoder(layers.Layer):
         The state's tensors and word_embedding hold B*k rows, k consecutive rows per image (k=1 in
         training, the beam in beam search); features [B, P, F] are shared by an image's k rows.
         alpha: [B*k, P]."""
+        state, alpha, _ = self._step(features, projected_features, word_embedding, state)
+        return state, alpha
+
+    def _step(self, features, projected_features, word_embedding, state):
+        """`step`, also returning the relation head's attention [B*k, P] (None without it)."""
         batch, num_pixels = ops.shape(features)[0], ops.shape(features)[1]
+        feature_dim = ops.shape(features)[-1]
         h, c = state[:2]
         coverage = (ops.reshape(state[2], (batch, -1, num_pixels)) if self.coverage else None)
-        context, alpha = self.attention(features, projected_features,
-                                        ops.reshape(h, (batch, -1, self.decoder_dim)), coverage)
-        context = ops.reshape(context, (-1, ops.shape(features)[-1]))
+        query = ops.reshape(h, (batch, -1, self.decoder_dim))
+        context, alpha = self.attention(features, projected_features[0], query, coverage)
+        context = ops.reshape(context, (-1, feature_dim))
         alpha = ops.reshape(alpha, (-1, num_pixels))
-        gated = self.f_beta(h) * context
-        _, (h, c) = self.lstm(ops.concatenate([word_embedding, gated], axis=-1), [h, c])
-        return ((h, c, state[2] + alpha) if self.coverage else (h, c)), alpha
+        inputs = [word_embedding, self.f_beta(h) * context]
+        relation_alpha = None
+        if self.relation_head:
+            other, relation_alpha = self.relation_attention(features, projected_features[1], query)
+            other = ops.reshape(other, (-1, feature_dim))
+            relation_alpha = ops.reshape(relation_alpha, (-1, num_pixels))
+            # The last two channels are PositionChannels' x, y: the vector between the centres,
+            # in grid cells, so that a gate reads its sign without first growing large weights.
+            cells = ops.sqrt(ops.cast(num_pixels, context.dtype))
+            inputs += [other, (other[:, -2:] - context[:, -2:]) * cells]
+        _, (h, c) = self.lstm(ops.concatenate(inputs, axis=-1), [h, c])
+        return ((h, c, state[2] + alpha) if self.coverage else (h, c)), alpha, relation_alpha
 
     def logits(self, hidden, training=None):
         """Word logits of hidden states (any leading shape), with dropout in training."""
         return self.word_logits(self.dropout(hidden, training=training))
 
     def call(self, features, tokens, training=None):
+        """-> (logits [B, T, V], alphas [B, T, P], relation head's alphas [B, T, P] or None)."""
         state, projected = self.initial_state(features)
         embedded = ops.transpose(self.embed(tokens), (1, 0, 2))  # time-major for the scan
+        no_attention = ops.zeros_like(features[..., 0])
 
         def body(carry, word_embedding):
-            return self.step(features, projected, word_embedding, carry[0])
+            state, alpha, relation_alpha = self._step(features, projected, word_embedding,
+                                                      carry[0])
+            return state, alpha, (no_attention if relation_alpha is None else relation_alpha)
 
-        no_attention = ops.zeros_like(features[..., 0])
-        states, alphas = tf.scan(body, embedded, initializer=(state, no_attention))
+        states, alphas, relation_alphas = tf.scan(
+            body, embedded, initializer=(state, no_attention, no_attention))
         hiddens = ops.transpose(self.hidden(states), (1, 0, 2))
-        return self.logits(hiddens, training=training), ops.transpose(alphas, (1, 0, 2))
+        return (self.logits(hiddens, training=training), ops.transpose(alphas, (1, 0, 2)),
+                ops.transpose(relation_alphas, (1, 0, 2)) if self.relation_head else None)
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "embedding_dim": self.embedding_dim, "attention_dim": self.attention_dim,
                 "decoder_dim": self.decoder_dim, "dropout": self.dropout_rate,
-                "coverage": self.coverage}
+                "coverage": self.coverage, "relation_head": self.relation_head}
