@@ -70,18 +70,21 @@ class CaptionerTrainer:
 
     def _losses(self, batch, training):
         """(CaptionLoss, attention supervision term, total): the supervision term is 0 unless
-        the batch carries grounding (training batches with `captioner.attention_supervision`);
-        with the decoder's relation head it also supervises that head at relation phrases."""
+        the batch carries grounding (training batches with `captioner.attention_supervision`).
+        With the decoder's relation head, a relation phrase grounds the attention in its subject
+        and the relation head's in the related object; without it, the phrase grounds nothing."""
         inputs, targets, target_mask = teacher_forcing(batch["token_ids"], batch["padding_mask"])
         out = self.model({"image": batch["image"], "tokens": inputs}, training=training)
         loss = caption_loss(out["logits"], targets, target_mask, out["alphas"], self.cfg.alpha_c)
         supervision = tf.constant(0.0)
         if "token_object" in batch:
-            supervision = attention_supervision_loss(out["alphas"], batch["token_object"][:, 1:],
-                                                     batch["object_masks"])
+            objects, related = batch["token_object"][:, 1:], batch["token_related"][:, 1:]
             if "relation_alphas" in out:
-                supervision += attention_supervision_loss(
-                    out["relation_alphas"], batch["token_related"][:, 1:], batch["object_masks"])
+                supervision = attention_supervision_loss(out["relation_alphas"], related,
+                                                         batch["object_masks"])
+            else:  # one attention: relation phrases ground nothing (subject and object differ)
+                objects = tf.where(related > 0, tf.zeros_like(objects), objects)
+            supervision += attention_supervision_loss(out["alphas"], objects, batch["object_masks"])
         return loss, supervision, loss.total + self.cfg.attention_supervision * supervision
 
     def _train_step(self, batch):

@@ -118,6 +118,19 @@ def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_o
     assert int(tf.reduce_max(batch["token_object"])) >= 2   # words naming a second object
     assert batch["token_related"].shape == batch["token_ids"].shape
     assert int(tf.reduce_max(batch["token_related"])) >= 1  # a relation phrase's other object
+
+    def supervision(**changes):
+        return float(trainer._losses({**batch, **changes}, training=False)[1])
+
+    # A relation phrase grounds the attention in its subject only when a relation head grounds
+    # the related object beside it.
+    in_subject = supervision()
+    no_subject = supervision(token_object=tf.where(batch["token_related"] > 0, 0,
+                                                   batch["token_object"]))
+    assert (in_subject != pytest.approx(no_subject)) == relation_head
+    if relation_head:
+        assert supervision(token_related=tf.zeros_like(batch["token_related"])) != pytest.approx(
+            in_subject)
     terms = [float(trainer.train_step(batch)["attention_supervision"]) for _ in range(10)]
     assert terms[-1] < terms[0] - 0.3, terms
 
