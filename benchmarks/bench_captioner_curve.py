@@ -25,6 +25,8 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
   supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
   supervised_relation_head: supervised_positions with the decoder's relation head, supervised at
                relation phrases by the object the phrase relates its subject to
+  supervised_relation_head_deep_output: that, its word classifier also reading the step's
+               attention context (captioner.deep_output)
 """
 
 import json

@@ -15,4 +15,7 @@ ARMS = {
     "supervised_positions": {"attention_supervision": 1.0, "position_channels": True},
     "supervised_relation_head": {"attention_supervision": 1.0, "position_channels": True,
                                  "relation_head": True},
+    "supervised_relation_head_deep_output": {"attention_supervision": 1.0,
+                                             "position_channels": True, "relation_head": True,
+                                             "deep_output": True},
 }

@@ -84,6 +84,8 @@ def base_config() -> ml_collections.ConfigDict:
         position_channels=False,             # each pixel's x, y appended to the encoder's features
         relation_head=False,                 # a second attention whose centre, relative to the
                                              # first's, the LSTM reads (needs position_channels)
+        deep_output=False,                   # the word classifier reads the step's attention context
+                                             # beside the LSTM's h (Show-Attend-Tell's deep output)
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and

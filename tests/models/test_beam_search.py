@@ -14,8 +14,9 @@ MAX_LENGTH = 9
 
 
 @pytest.fixture(scope="module", params=[{}, {"attention_coverage": True},
-                                        {"position_channels": True, "relation_head": True}],
-                ids=["plain", "coverage", "relation_head"])
+                                        {"position_channels": True, "relation_head": True},
+                                        {"attention_coverage": True, "deep_output": True}],
+                ids=["plain", "coverage", "relation_head", "coverage_deep_output"])
 def model(request):
     keras.utils.set_random_seed(7)
     model = build_captioner(tiny_captioner_config(**request.param), VOCAB, IMAGE_SIZE)
@@ -46,7 +47,7 @@ def greedy_decode(decoder, features):
     tokens, total = [], np.zeros(features.shape[0])
     for _ in range(MAX_LENGTH):
         state, _ = decoder.step(features, projected, decoder.embedding(word), state)
-        log_probs = tf.nn.log_softmax(decoder.logits(state[0], training=False)).numpy()
+        log_probs = tf.nn.log_softmax(decoder.logits(decoder.hidden(state), training=False)).numpy()
         log_probs[:, PAD] = -np.inf
         word_np = log_probs.argmax(-1)
         total += np.where(done, 0.0, log_probs.max(-1))
@@ -65,7 +66,7 @@ def reference_beam_search(decoder, features, k):
     for _ in range(MAX_LENGTH):
         last = tf.constant([beam[-1] if beam else START for beam in beams])
         state, _ = decoder.step(features, projected, decoder.embedding(last), state)
-        log_probs = tf.nn.log_softmax(decoder.logits(state[0], training=False)).numpy()
+        log_probs = tf.nn.log_softmax(decoder.logits(decoder.hidden(state), training=False)).numpy()
         log_probs[:, PAD] = -np.inf
         candidates = (scores[:, None] + log_probs).reshape(-1)
         live, rows = [], []

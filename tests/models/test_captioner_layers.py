@@ -148,6 +148,25 @@ def test_relation_head_hands_the_lstm_its_context_and_the_vector_between_the_cen
     assert float(tf.reduce_max(tf.abs(decoder(features, tokens)[0] - logits))) > 1e-4
 
 
+def test_deep_output_word_classifier_reads_the_steps_gated_context_beside_h():
+    decoder = AttentionDecoder(VOCAB, 12, 10, 16, dropout=0.5, deep_output=True)
+    features = tf.random.stateless_normal([2, 16, 6], seed=[7, 8])
+    tokens = tf.constant(np.random.default_rng(2).integers(0, VOCAB, (2, 5)), tf.int32)
+    decoder.build(features.shape)
+    assert decoder.word_logits.kernel.shape == (16 + 6, VOCAB)
+    logits, alphas, _ = decoder(features, tokens)
+    state, projected = decoder.initial_state(features)
+    for t in range(5):  # stepping by hand: the state's last part is the step's gated context
+        h = state[0]
+        state, alpha = decoder.step(features, projected, decoder.embedding(tokens[:, t]), state)
+        context = tf.einsum("bp,bpf->bf", alpha, features) * decoder.f_beta(h)
+        np.testing.assert_allclose(state[-1], context, atol=1e-5)
+        np.testing.assert_allclose(decoder.logits(decoder.hidden(state)), logits[:, t], atol=1e-4)
+    kernel = decoder.word_logits.kernel
+    kernel.assign(tf.concat([kernel[:16], tf.zeros_like(kernel[16:])], 0))
+    assert float(tf.reduce_max(tf.abs(decoder(features, tokens)[0] - logits))) > 1e-3
+
+
 def test_model_outputs_and_soft_one_hot_tokens_equal_int_tokens(model):
     inputs = _inputs()
     out = model(inputs, training=False)

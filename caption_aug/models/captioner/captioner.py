@@ -62,7 +62,8 @@ def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
         position_channels=cfg.position_channels)
     decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
                                cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
-                               relation_head=cfg.relation_head, name="decoder")
+                               relation_head=cfg.relation_head, deep_output=cfg.deep_output,
+                               name="decoder")
     model = Captioner(encoder, decoder, name="captioner")
     model.build()
     return model

@@ -2,7 +2,9 @@
 context, with h0/c0 from linear layers over the mean pixel and a dropout + linear word classifier;
 with `coverage`, the attention also sees how much each pixel was attended so far (attention.py);
 with `relation_head`, a second attention whose context, and whose centre relative to the first
-attention's, the LSTM also reads (the features' last two channels must be PositionChannels' x, y).
+attention's, the LSTM also reads (the features' last two channels must be PositionChannels' x, y);
+with `deep_output`, the word classifier reads the step's gated context beside h (Show-Attend-Tell's
+paper's deep output, which its reference implementation leaves out).
 
 The time loop runs in-graph (`tf.scan`, a `tf.while_loop`) over the steps
 only: the attention's encoder projection is computed once per image before the loop, and the
@@ -29,19 +31,25 @@ class AttentionDecoder(layers.Layer):
     """features [B, P, F] + input tokens [B, T] (or [B, T, V])
     -> word logits [B, T, V], attention [B, T, P].
 
-    Decoding state: a tuple (h, c), or (h, c, coverage [rows, P]) with coverage; `hidden(state)`
-    is what the word classifier reads. Beam search keeps the tuple per hypothesis.
+    Decoding state: a tuple (h, c), then coverage [rows, P] with `coverage`, then the step's gated
+    context [rows, F] with `deep_output`; `hidden(state)` is what the word classifier reads (h, or
+    h and that context). Beam search keeps the tuple per hypothesis.
 
     Why the relation head: a relation word ("left of") compares where two objects are. The
     attention's context says where the decoder looks now, but an LSTM trained on caption_shapes
     did not learn to keep an earlier object's position in its memory (a linear probe of h at
     direction words finds neither object's position), so relations stayed at chance. Two
     attentions in one step, each free to find an object by what it looks like, hand the LSTM
-    both objects and the vector between them."""
+    both objects and the vector between them.
+
+    Why the deep output: under supervised attention the decoders looked at the background at its
+    tone word ("light", "dark"), the step's gated context held the tone (a linear read: 0.97),
+    and yet they wrote one tone whatever the image; the word classifier read h only, which did
+    not hold it (0.58). Reading the context as well fixed that in fine-tuning (README, Stage 3)."""
 
     def __init__(self, vocabulary_size: int, embedding_dim: int, attention_dim: int,
                  decoder_dim: int, dropout: float = 0.5, coverage: bool = False,
-                 relation_head: bool = False, **kwargs):
+                 relation_head: bool = False, deep_output: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -50,6 +58,7 @@ class AttentionDecoder(layers.Layer):
         self.dropout_rate = dropout
         self.coverage = coverage
         self.relation_head = relation_head
+        self.deep_output = deep_output
         self.relation_attention = (SoftAttention(attention_dim, name="relation_attention")
                                    if relation_head else None)
         self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")
@@ -74,7 +83,7 @@ class AttentionDecoder(layers.Layer):
         self.f_beta.build(hidden)
         self.lstm.build((None, self.embedding_dim + feature_dim
                          + (feature_dim + 2) * self.relation_head))
-        self.word_logits.build(hidden)
+        self.word_logits.build((None, self.decoder_dim + feature_dim * self.deep_output))
 
     def embed(self, tokens):
         """int ids [B, T] -> [B, T, E]; soft rows [B, T, V] -> [B, T, E] by matmul."""
@@ -88,15 +97,17 @@ class AttentionDecoder(layers.Layer):
         state = (self.init_h(mean), self.init_c(mean))
         if self.coverage:
             state += (ops.zeros_like(features[..., 0]),)
+        if self.deep_output:
+            state += (ops.zeros_like(features[:, 0]),)
         projected = (self.attention.project_features(features),)
         if self.relation_head:
             projected += (self.relation_attention.project_features(features),)
         return state, projected
 
-    @staticmethod
-    def hidden(state):
-        """The LSTM output h of a decoding state, which the word classifier reads."""
-        return state[0]
+    def hidden(self, state):
+        """What the word classifier reads of a decoding state: the LSTM output h, and with
+        `deep_output` the step's gated context after it."""
+        return ops.concatenate([state[0], state[-1]], axis=-1) if self.deep_output else state[0]
 
     def step(self, features, projected_features, word_embedding, state):
         """One decoding step: state -> (state', alpha) given the previous word's embedding.
@@ -116,7 +127,8 @@ class AttentionDecoder(layers.Layer):
         context, alpha = self.attention(features, projected_features[0], query, coverage)
         context = ops.reshape(context, (-1, feature_dim))
         alpha = ops.reshape(alpha, (-1, num_pixels))
-        inputs = [word_embedding, self.f_beta(h) * context]
+        gated = self.f_beta(h) * context
+        inputs = [word_embedding, gated]
         relation_alpha = None
         if self.relation_head:
             other, relation_alpha = self.relation_attention(features, projected_features[1], query)
@@ -127,7 +139,8 @@ class AttentionDecoder(layers.Layer):
             cells = ops.sqrt(ops.cast(num_pixels, context.dtype))
             inputs += [other, (other[:, -2:] - context[:, -2:]) * cells]
         _, (h, c) = self.lstm(ops.concatenate(inputs, axis=-1), [h, c])
-        return ((h, c, state[2] + alpha) if self.coverage else (h, c)), alpha, relation_alpha
+        new_state = (h, c) + ((state[2] + alpha,) if self.coverage else ())
+        return new_state + ((gated,) if self.deep_output else ()), alpha, relation_alpha
 
     def logits(self, hidden, training=None):
         """Word logits of hidden states (any leading shape), with dropout in training."""
@@ -154,4 +167,5 @@ class AttentionDecoder(layers.Layer):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "embedding_dim": self.embedding_dim, "attention_dim": self.attention_dim,
                 "decoder_dim": self.decoder_dim, "dropout": self.dropout_rate,
-                "coverage": self.coverage, "relation_head": self.relation_head}
+                "coverage": self.coverage, "relation_head": self.relation_head,
+                "deep_output": self.deep_output}
