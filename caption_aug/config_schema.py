@@ -82,8 +82,9 @@ def base_config() -> ml_collections.ConfigDict:
         attention_supervision=0.0,           # x the cross-entropy of the attention at words naming
                                              # an object against the object's disc (caption_shapes)
         position_channels=False,             # each pixel's x, y appended to the encoder's features
-        relation_head=False,                 # a second attention whose centre, relative to the
-                                             # first's, the LSTM reads (needs position_channels)
+        relation_head=False,                 # a second attention whose context, and centre
+                                             # relative to the first's, the LSTM reads (needs
+                                             # position_channels)
         deep_output=False,                   # the word classifier reads the step's attention context
                                              # beside the LSTM's h (Show-Attend-Tell's deep output)
         epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores

@@ -92,7 +92,8 @@ class AttentionDecoder(layers.Layer):
         return self.embedding(tokens)
 
     def initial_state(self, features):
-        """(state, projected features) of a batch of images: state (h0, c0[, zero coverage])."""
+        """(state, projected features) of a batch of images: state (h0, c0[, zero coverage][,
+        zero context]), projected features one per attention."""
         mean = ops.mean(features, axis=1)
         state = (self.init_h(mean), self.init_c(mean))
         if self.coverage:
@@ -155,13 +156,14 @@ class AttentionDecoder(layers.Layer):
         def body(carry, word_embedding):
             state, alpha, relation_alpha = self._step(features, projected, word_embedding,
                                                       carry[0])
-            return state, alpha, (no_attention if relation_alpha is None else relation_alpha)
+            return (state, alpha) + ((relation_alpha,) if self.relation_head else ())
 
-        states, alphas, relation_alphas = tf.scan(
-            body, embedded, initializer=(state, no_attention, no_attention))
-        hiddens = ops.transpose(self.hidden(states), (1, 0, 2))
-        return (self.logits(hiddens, training=training), ops.transpose(alphas, (1, 0, 2)),
-                ops.transpose(relation_alphas, (1, 0, 2)) if self.relation_head else None)
+        outputs = tf.scan(body, embedded, initializer=(state, no_attention)
+                          + ((no_attention,) if self.relation_head else ()))
+        hiddens = ops.transpose(self.hidden(outputs[0]), (1, 0, 2))
+        alphas = [ops.transpose(a, (1, 0, 2)) for a in outputs[1:]]
+        return (self.logits(hiddens, training=training), alphas[0],
+                alphas[1] if self.relation_head else None)
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
