@@ -12,7 +12,11 @@ Training step (teacher forced, loss + gradients + clipping + two Adams), random 
                vocabulary 519, batch 32, 16 steps: the captioner on caption_shapes before issue 11
   small_cnn64_stem, small_cnn64_deep, small_cnn64_stem_deep: the same with a stride-1 stem conv
                (small_cnn_stem=32), a second 3x3 conv per block (small_cnn_convs_per_block=2),
-               and both; small_cnn64_default: whatever base_config() now sets
+               and both; small_cnn64_deep is the default captioner until stop 32
+  small_cnn64_default: whatever base_config() now sets (the relation head's second attention and
+               the deep output; the attention supervision term is not timed: random captions
+               carry no grounding)
+All but the last decode with the paper's decoder (captioner_arms.PAPER_DECODER).
   resnet101:   frozen ResNet-101 at 256x256 + paper decoder, batch 8 (reference: 1.7 images/s)
 each with XLA off and on. Beam search (paper-size decoder, batch 64, exactly 20 steps since the
 end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
@@ -36,10 +40,11 @@ from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.models.captioner.beam_search import beam_search  # noqa: E402
 from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E402
 import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+from captioner_arms import PAPER_DECODER  # noqa: E402
 
 _STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps per case (after 2 warm-up steps).")
-_CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "small_cnn64_default",
-                                     "resnet101"],
+_CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "small_cnn64_deep",
+                                     "small_cnn64_default", "resnet101"],
                            "Training-step cases to run (small CNN variants: see CASES).")
 _XLA = flags.DEFINE_list("xla", ["false", "true"], "XLA settings of the training-step cases.")
 _BEAM = flags.DEFINE_bool("beam_search", True, "Also time beam search.")
@@ -49,11 +54,12 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner.json", "JS
 
 # name: (backbone, input size, input channels, encoded size, dims, vocabulary, batch, steps[,
 #        captioner config overrides]); "default" in the overrides: base_config()'s small CNN keys
-_PLAIN = dict(small_cnn_filters=(32, 64, 128), small_cnn_stem=0, small_cnn_convs_per_block=1,
-              small_cnn_residual=False)
+_SMALL_CNN = dict(small_cnn_filters=(32, 64, 128), small_cnn_stem=0, small_cnn_convs_per_block=1,
+                  small_cnn_residual=False)
+_PLAIN = {**PAPER_DECODER, **_SMALL_CNN}
 CASES = {
-    "paper": ("features", 14, 2048, 14, 512, 10000, 32, 20),
-    "small": ("features", 8, 512, 8, 256, 2000, 32, 16),
+    "paper": ("features", 14, 2048, 14, 512, 10000, 32, 20, PAPER_DECODER),
+    "small": ("features", 8, 512, 8, 256, 2000, 32, 16, PAPER_DECODER),
     "small_cnn64": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, _PLAIN),
     "small_cnn64_stem": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, {**_PLAIN, "small_cnn_stem": 32}),
     "small_cnn64_deep": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
@@ -61,7 +67,7 @@ CASES = {
     "small_cnn64_stem_deep": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
                               {**_PLAIN, "small_cnn_stem": 32, "small_cnn_convs_per_block": 2}),
     "small_cnn64_default": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, {}),
-    "resnet101": ("resnet101", 256, 3, 8, 512, 10000, 8, 20),
+    "resnet101": ("resnet101", 256, 3, 8, 512, 10000, 8, 20, PAPER_DECODER),
 }
 REFERENCE = {"paper": 3.9, "small": 72.0, "resnet101": 1.7}  # images/s, torch CPU, 2 threads
 
@@ -92,16 +98,18 @@ def time_train_step(case, jit, steps):
     for _ in range(steps):
         float(trainer.train_step(data)["loss"])
     seconds = (time.perf_counter() - start) / steps
-    encoder = {key: model_config[key] for key in _PLAIN} if backbone == "small_cnn" else None
+    encoder = {key: model_config[key] for key in _SMALL_CNN} if backbone == "small_cnn" else None
     return {"case": case, "xla": jit, "batch": batch, "steps": length, "vocabulary": vocab,
-            "dims": dims, "small_cnn": encoder, "seconds_per_step": seconds, "images_per_second": batch / seconds,
+            "dims": dims, "small_cnn": encoder,
+            "decoder": {key: model_config[key] for key in PAPER_DECODER}, "seconds_per_step": seconds, "images_per_second": batch / seconds,
             "reference_images_per_second": REFERENCE.get(case)}
 
 
 def time_beam_search(beam_size, jit, batch_images, single_images, length=20):
-    backbone, size, channels, encoded, dims, vocab, _, _ = CASES["paper"][:8]
+    backbone, size, channels, encoded, dims, vocab, _, _, overrides = CASES["paper"]
     keras.utils.set_random_seed(0)
-    model = build_captioner(captioner_config(backbone, channels, encoded, dims, False), vocab, size)
+    model = build_captioner(captioner_config(backbone, channels, encoded, dims, False, overrides),
+                            vocab, size)
     features = model.encoder(tf.random.normal([batch_images, size, size, channels]))
 
     @tf.function(jit_compile=jit)

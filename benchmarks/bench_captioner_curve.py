@@ -1,6 +1,6 @@
 """The captioner's semantic accuracy against training seconds, by encoder (issue 11's curve).
 
-  python benchmarks/bench_captioner_curve.py [--arms=default,plain,by_all_true] [--epochs=6]
+  python benchmarks/bench_captioner_curve.py [--arms=default,unsupervised,plain] [--epochs=6]
       [--seed=0] [--workdir=runs/bench_captioner_curve]
       [--out=benchmarks/results/bench_captioner_curve.json]
 
@@ -11,22 +11,25 @@ The curve has one point per epoch: seconds spent so far (encoder pretraining inc
 greedy validation captions' all-claims-true and claim precision, the figures training.json records;
 the end point adds the best checkpoint's test figures at beam 3. Arms:
   default:     base_config(): two convs per block, encoder pretrained 1,600 steps on single
-               objects then 800 as a (colour, shape)-pair detector of all scenes, best epoch by
-               validation BLEU-4
-  by_all_true: the default, best epoch by validation all-true (`captioner.select_by`)
-  shapes_only: the default without the 800 pair-detector steps
-  encoder_lr1e-4: the default, fine-tuning the pretrained encoder at a quarter of its lr
+               objects then 800 as a (colour, shape)-pair detector of all scenes; attention
+               supervised by the objects' positions, position channels, the relation head
+               (supervised at relation phrases by the object the phrase relates its subject to)
+               and the deep output; best epoch by validation BLEU-4
+  unsupervised: the default with the paper's decoder (captioner_arms.PAPER_DECODER: none of the
+               four decoder options), the default until stop 32; every arm below starts from it
+               except the last two
+  by_all_true: unsupervised, best epoch by validation all-true (`captioner.select_by`)
+  shapes_only: unsupervised without the 800 pair-detector steps
+  encoder_lr1e-4: unsupervised, fine-tuning the pretrained encoder at a quarter of its lr
   plain:       the encoder before issue 11: one conv per block, no pretraining
-  pretrain800, pretrain3200: the default with half / twice the single-object pretraining steps
-  coverage:    the default, its attention told how much each pixel was attended so far
-  alpha_c0:    the default without the doubly stochastic attention term (captioner.alpha_c=0)
-  supervised:  the default, its attention at words naming an object supervised by the object's
+  pretrain800, pretrain3200: unsupervised with half / twice the single-object pretraining steps
+  coverage:    unsupervised, its attention told how much each pixel was attended so far
+  alpha_c0:    unsupervised without the doubly stochastic attention term (captioner.alpha_c=0)
+  supervised:  unsupervised, its attention at words naming an object supervised by the object's
                position (captioner.attention_supervision=1)
   supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
-  supervised_relation_head: supervised_positions with the decoder's relation head, supervised at
-               relation phrases by the object the phrase relates its subject to
-  supervised_relation_head_deep_output: that, its word classifier also reading the step's
-               attention context (captioner.deep_output)
+  supervised_relation_head: the default without the deep output
+  no_relation_head: the default without the relation head
 """
 
 import json

@@ -1,7 +1,7 @@
 """Does a trained caption_shapes captioner read spatial relations? A teacher-forced probe.
 
-  python benchmarks/probe_relations.py --workdir=runs/curve/supervised_positions/seed0
-      [--arm=supervised_positions] [--seed=0] [--out=benchmarks/results/probe_relations.json]
+  python benchmarks/probe_relations.py --workdir=runs/bench_captioner_curve/default/seed0
+      [--arm=default] [--seed=0] [--out=benchmarks/results/probe_relations.json]
 
 Generated captions state few relations and mix relation errors with object errors, so their
 relation precision says little. Here every validation caption is fed to the captioner
@@ -34,7 +34,7 @@ import results_file  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir with a trained captioner.",
                                required=True)
-_ARM = flags.DEFINE_enum("arm", "supervised_positions", list(ARMS),
+_ARM = flags.DEFINE_enum("arm", "default", list(ARMS),
                          "The bench_captioner_curve arm the captioner was trained as.")
 _SEED = flags.DEFINE_integer("seed", 0, "The config.seed it was trained with.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/probe_relations.json", "JSON output.")

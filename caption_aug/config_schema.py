@@ -79,15 +79,16 @@ def base_config() -> ml_collections.ConfigDict:
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
         attention_coverage=False,            # the attention also sees each pixel's attention so far
                                              # (Tu et al. 2016's coverage, no coverage loss)
-        attention_supervision=0.0,           # x the cross-entropy of the attention at words naming
-                                             # an object against the object's disc (caption_shapes)
-        position_channels=False,             # each pixel's x, y appended to the encoder's features
-        relation_head=False,                 # a second attention whose context, and centre
+        attention_supervision=1.0,           # x the cross-entropy of the attention at words naming
+                                             # an object against the object's disc (caption_shapes;
+                                             # 0: off, the paper's)
+        position_channels=True,              # each pixel's x, y appended to the encoder's features
+        relation_head=True,                  # a second attention whose context, and centre
                                              # relative to the first's, the LSTM reads (needs
                                              # position_channels)
-        deep_output=False,                   # the word classifier reads the step's attention context
+        deep_output=True,                    # the word classifier reads the step's attention context
                                              # beside the LSTM's h (Show-Attend-Tell's deep output)
-        epochs=2,                            # sized so --mode=all fits ~10 min on 2 cores
+        epochs=4,                            # 2 leave the relation head unlearnt (README, Stage 3)
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and
                                              # drives decay / early stopping: "bleu_4" or "all_true"
@@ -226,6 +227,16 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.lock()
     return config
+
+
+def scene_free_captioner(captioner: ml_collections.ConfigDict) -> None:
+    """Turns off, in place, what the CPU default captioner learns from caption_shapes' scene
+    metadata (encoder pretraining, attention supervision) and the decoder options measured only
+    with it (position channels, relation head, deep output): Show-Attend-Tell as the paper has it,
+    for real photos."""
+    captioner.pretrain_steps = captioner.pretrain_object_steps = 0
+    captioner.attention_supervision = 0.0
+    captioner.position_channels = captioner.relation_head = captioner.deep_output = False
 
 
 def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -> None:

@@ -18,6 +18,5 @@ def get_config():
     config.data.validation_fraction = 0.15
     config.data.test_fraction = 0.15
     config.pipeline.captioner_image_size = 224
-    # encoder pretraining needs caption_shapes' scene metadata
-    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0
+    config_schema.scene_free_captioner(config.captioner)  # no scene metadata in COCO
     return config

@@ -30,7 +30,7 @@ def get_config():
     cap.encoded_size = 14
     cap.embedding_dim = cap.attention_dim = cap.decoder_dim = 512
     cap.encoder_lr, cap.decoder_lr = 1e-4, 4e-4
-    cap.pretrain_steps = cap.pretrain_object_steps = 0  # ImageNet weights instead
+    config_schema.scene_free_captioner(cap)  # ImageNet weights, the paper's decoder
     cap.epochs = 120                             # early stopping after 20 epochs without gain
     cap.eval_beam_sizes = (1, 3, 5)
     lm = config.lm

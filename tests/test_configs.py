@@ -96,7 +96,6 @@ def _with(key: str, value):
     ("captioner.select_by", "cider", "one of ('all_true', 'bleu_4')"),
     ("captioner.attention_supervision", -1.0, ">= 0"),
     ("captioner.attention_coverage", 1, "a bool"),
-    ("captioner.relation_head", True, "False unless captioner.position_channels (it reads them)"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
     with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
@@ -111,9 +110,16 @@ def test_encoder_pretraining_on_a_dataset_without_scene_metadata_fails_naming_th
         config_schema.validate(_with("data.source", "coco"), check_data_paths=False)
 
 
+def test_a_relation_head_without_position_channels_fails_naming_the_key():
+    with pytest.raises(ValueError, match=re.escape(
+            "config key captioner.relation_head=True is invalid: expected False unless "
+            "captioner.position_channels (it reads them)")):
+        config_schema.validate(_with("captioner.position_channels", False))
+
+
 def test_selection_by_true_captions_on_a_dataset_without_scene_metadata_fails_naming_the_key():
     config = _with("data.source", "coco")
-    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0
+    config_schema.scene_free_captioner(config.captioner)
     config.captioner.select_by = "all_true"
     with pytest.raises(ValueError, match=re.escape(
             "config key captioner.select_by='all_true' is invalid: expected \"bleu_4\" unless")):
@@ -122,7 +128,7 @@ def test_selection_by_true_captions_on_a_dataset_without_scene_metadata_fails_na
 
 def test_supervised_attention_on_a_dataset_without_scene_metadata_fails_naming_the_key():
     config = _with("data.source", "coco")
-    config.captioner.pretrain_steps = config.captioner.pretrain_object_steps = 0
+    config_schema.scene_free_captioner(config.captioner)
     config.captioner.attention_supervision = 1.0
     with pytest.raises(ValueError, match=re.escape(
             "config key captioner.attention_supervision=1.0 is invalid: expected 0 unless")):
