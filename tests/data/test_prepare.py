@@ -102,8 +102,8 @@ def test_rerun_reuses_tokenizer_and_image_checks(bad_folder, tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--config.data.source=coco", "--config.data.coco.annotations=/nonexistent/captions.json",
-      "--config.captioner.pretrain_steps=0", "--config.captioner.pretrain_object_steps=0"],
+    (["--config=" + os.path.join(REPO_ROOT, "configs", "coco_sample.py"),
+      "--config.data.coco.annotations=/nonexistent/captions.json"],
      "data.coco.annotations='/nonexistent/captions.json'"),
     (["--config.data.sorce=coco"], "unknown config key: 'sorce'"),
     (["--config=/nonexistent/config.py"], "config file not found: /nonexistent/config.py"),
