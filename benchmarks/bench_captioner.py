@@ -53,7 +53,7 @@ _SINGLE_IMAGES = flags.DEFINE_integer("single_images", 8, "Images decoded one at
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner.json", "JSON output.")
 
 # name: (backbone, input size, input channels, encoded size, dims, vocabulary, batch, steps[,
-#        captioner config overrides]); "default" in the overrides: base_config()'s small CNN keys
+#        overrides of base_config()'s captioner keys])
 _SMALL_CNN = dict(small_cnn_filters=(32, 64, 128), small_cnn_stem=0, small_cnn_convs_per_block=1,
                   small_cnn_residual=False)
 _PLAIN = {**PAPER_DECODER, **_SMALL_CNN}
@@ -101,7 +101,8 @@ def time_train_step(case, jit, steps):
     encoder = {key: model_config[key] for key in _SMALL_CNN} if backbone == "small_cnn" else None
     return {"case": case, "xla": jit, "batch": batch, "steps": length, "vocabulary": vocab,
             "dims": dims, "small_cnn": encoder,
-            "decoder": {key: model_config[key] for key in PAPER_DECODER}, "seconds_per_step": seconds, "images_per_second": batch / seconds,
+            "decoder": {key: model_config[key] for key in PAPER_DECODER},
+            "seconds_per_step": seconds, "images_per_second": batch / seconds,
             "reference_images_per_second": REFERENCE.get(case)}
 
 
