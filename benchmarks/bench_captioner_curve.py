@@ -17,7 +17,7 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
                and the deep output; best epoch by validation BLEU-4
   unsupervised: the default with the paper's decoder (captioner_arms.PAPER_DECODER: none of the
                four decoder options), the default until stop 32; every arm below starts from it
-               except the last
+               except the last two
   by_all_true: unsupervised, best epoch by validation all-true (`captioner.select_by`)
   shapes_only: unsupervised without the 800 pair-detector steps
   encoder_lr1e-4: unsupervised, fine-tuning the pretrained encoder at a quarter of its lr
@@ -29,6 +29,7 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
                position (captioner.attention_supervision=1)
   supervised_positions: supervised, and each pixel's x, y appended to the encoder's features
   supervised_relation_head: the default without the deep output
+  no_relation_head: the default without the relation head
 """
 
 import json

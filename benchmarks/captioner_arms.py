@@ -22,4 +22,5 @@ ARMS = {
     "supervised_positions": {**PAPER_DECODER, "attention_supervision": 1.0,
                              "position_channels": True},
     "supervised_relation_head": {"deep_output": False},
+    "no_relation_head": {"relation_head": False},
 }
