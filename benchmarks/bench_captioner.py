@@ -16,7 +16,7 @@ Training step (teacher forced, loss + gradients + clipping + two Adams), random 
   small_cnn64_default: whatever base_config() now sets (the relation head's second attention and
                the deep output; the attention supervision term is not timed: random captions
                carry no grounding)
-All but the last decode with the paper's decoder (captioner_arms.PAPER_DECODER).
+All but the last decode with the paper's decoder (config_schema.PAPER_DECODER).
   resnet101:   frozen ResNet-101 at 256x256 + paper decoder, batch 8 (reference: 1.7 images/s)
 each with XLA off and on. Beam search (paper-size decoder, batch 64, exactly 20 steps since the
 end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
@@ -40,7 +40,7 @@ from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.models.captioner.beam_search import beam_search  # noqa: E402
 from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E402
 import results_file  # noqa: E402  (benchmarks/, the script's own folder)
-from captioner_arms import PAPER_DECODER  # noqa: E402
+from caption_aug.config_schema import PAPER_DECODER  # noqa: E402
 
 _STEPS = flags.DEFINE_integer("steps", 5, "Timed training steps per case (after 2 warm-up steps).")
 _CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "small_cnn64_deep",

@@ -15,7 +15,7 @@ the end point adds the best checkpoint's test figures at beam 3. Arms:
                supervised by the objects' positions, position channels, the relation head
                (supervised at relation phrases by the object the phrase relates its subject to)
                and the deep output; best epoch by validation BLEU-4
-  unsupervised: the default with the paper's decoder (captioner_arms.PAPER_DECODER: none of the
+  unsupervised: the default with the paper's decoder (config_schema.PAPER_DECODER: none of the
                four decoder options), the default until stop 32; every arm below starts from it
                except the last two
   by_all_true: unsupervised, best epoch by validation all-true (`captioner.select_by`)

@@ -1,11 +1,9 @@
 """The captioner arms of bench_captioner_curve.py (described there): `config.captioner` overrides
 by name, shared with probe_relations.py, which rebuilds a captioner as its arm trained it."""
 
-# Show-Attend-Tell's own decoder, as the paper has it and the default had it until the decoder
-# options below became the default: the arms measured with it keep it.
-PAPER_DECODER = {"attention_supervision": 0.0, "position_channels": False,
-                 "relation_head": False, "deep_output": False}
+from caption_aug.config_schema import PAPER_DECODER
 
+# The default had the paper's decoder until stop 32: the arms measured with it keep it.
 ARMS = {
     "default": {},
     "unsupervised": PAPER_DECODER,

@@ -229,14 +229,18 @@ def base_config() -> ml_collections.ConfigDict:
     return config
 
 
+# Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.
+PAPER_DECODER = {"attention_supervision": 0.0, "position_channels": False,
+                 "relation_head": False, "deep_output": False}
+
+
 def scene_free_captioner(captioner: ml_collections.ConfigDict) -> None:
     """Turns off, in place, what the CPU default captioner learns from caption_shapes' scene
     metadata (encoder pretraining, attention supervision) and the decoder options measured only
     with it (position channels, relation head, deep output): Show-Attend-Tell as the paper has it,
     for real photos."""
     captioner.pretrain_steps = captioner.pretrain_object_steps = 0
-    captioner.attention_supervision = 0.0
-    captioner.position_channels = captioner.relation_head = captioner.deep_output = False
+    captioner.update(PAPER_DECODER)
 
 
 def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -> None:

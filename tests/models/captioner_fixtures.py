@@ -10,6 +10,7 @@ PAD = 1
 
 def tiny_captioner_config(**overrides):
     cfg = config_schema.base_config().captioner
+    config_schema.scene_free_captioner(cfg)  # the paper's decoder: each test names what it adds
     cfg.small_cnn_filters = (8, 8, 16)
     cfg.small_cnn_convs_per_block = 1   # the plain stack: the fixtures' captions were checked on it
     cfg.encoded_size = 4
