@@ -153,6 +153,9 @@ def base_config() -> ml_collections.ConfigDict:
         learning_rate=1e-3,
         epochs=1,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
+        image_pretrain_steps=0,              # caption_shapes: first train the image side as a
+                                             # colour/shape classifier (shapes_long: 1,600)
+        image_pretrain_batch_size=64, image_pretrain_learning_rate=2e-3,
         log_every_steps=100,
         checkpoint_every_steps=200))         # also checkpoint mid-epoch (resume is step-exact)
     # --- end caption LM and sentence encoder ---
@@ -164,6 +167,7 @@ def base_config() -> ml_collections.ConfigDict:
         noise_dim=100,
         generator_upsampling="resize",       # resize (nearest + 3x3 conv) | transposed (DCGAN's,
                                              # the paper's: its checkerboards fool D for long)
+        generator_text_modulation=False,     # also FiLM every upsampling layer by the caption
         conditioning="encoder",              # encoder: the frozen trained sentence encoder of the
                                              # workdir (run train_encoder first); trainable: a
                                              # stand-in caption embedding trained by D's loss
@@ -202,7 +206,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.attribute_classifier = ml_collections.ConfigDict(dict(
         steps=800,                           # 400 gave a colour ceiling of 0.89 for seed 1 (1.00
                                              # for seed 0) at 32x32; 64x64 shape needs ~1,600
-        batch_size=64, learning_rate=2e-3, channels=16))
+        batch_size=64, learning_rate=2e-3,
+        filters=(32, 64, 128), convs_per_block=2,  # the captioner's small_cnn trunk
+        stem=16))                            # its stride-1 stem conv: small hexagon vs circle
     # --- end Stage2GAN ---
 
     # --- stage 4: the joint phase and its hypergradients ---
@@ -352,6 +358,14 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              enc.image_normalization, f"one of {NORMALIZATIONS}")
     _require(enc.image_weights in ("", "imagenet") or os.path.isfile(enc.image_weights),
              "encoder.image_weights", enc.image_weights, '"", "imagenet" or an existing file')
+    _require(enc.image_pretrain_steps >= 0, "encoder.image_pretrain_steps",
+             enc.image_pretrain_steps, ">= 0")
+    _require(enc.image_pretrain_steps == 0 or config.data.source == "caption_shapes",
+             "encoder.image_pretrain_steps", enc.image_pretrain_steps,
+             "0 unless data.source is caption_shapes (it needs scene metadata)")
+    _require(enc.image_pretrain_batch_size > 0 and enc.image_pretrain_learning_rate > 0,
+             "encoder.image_pretrain_learning_rate", enc.image_pretrain_learning_rate,
+             "> 0 (and image_pretrain_batch_size > 0)")
     _require(not (enc.image_backbone == "small_cnn" and enc.image_weights), "encoder.image_weights",
              enc.image_weights, '"" for the small_cnn backbone (it has no pretrained weights)')
     # --- end caption LM and sentence encoder ---
@@ -389,9 +403,14 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              gan.max_objects, "0 unless data.source is caption_shapes (it needs scene metadata)")
     _require(not gan.derived_architecture or os.path.isfile(gan.derived_architecture),
              "gan.derived_architecture", gan.derived_architecture, '"" or an existing JSON file')
-    for key in ("steps", "batch_size", "learning_rate", "channels"):
+    for key in ("steps", "batch_size", "learning_rate", "convs_per_block"):
         _require(config.attribute_classifier[key] > 0, f"attribute_classifier.{key}",
                  config.attribute_classifier[key], "> 0")
+    _require(config.attribute_classifier.stem >= 0, "attribute_classifier.stem",
+             config.attribute_classifier.stem, ">= 0 (0: no stem)")
+    filters = config.attribute_classifier.filters
+    _require(len(filters) > 0 and min(filters) > 0, "attribute_classifier.filters", filters,
+             "positive widths")
     # --- end Stage2GAN ---
     # --- stage 4 ---
     joint = config.joint

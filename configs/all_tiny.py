@@ -23,7 +23,8 @@ def get_config():
     gan.generator_channels, gan.discriminator_channels, gan.batch_size = 8, 4, 16
     gan.iterations, gan.generator_steps, gan.summary_every, gan.checkpoint_every = 4, 2, 2, 1
     gan.sample_captions, gan.samples_per_caption = 4, 2
-    config.attribute_classifier.steps = 20
+    config.attribute_classifier.update(dict(steps=20, filters=(8, 16, 32), convs_per_block=1,
+                                            stem=0))
     config.captioner.epochs = 1
     for stage in (lm, enc, config.captioner):  # mid-epoch checkpoints (30 steps an epoch)
         stage.checkpoint_every_steps = 8

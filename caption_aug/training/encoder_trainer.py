@@ -1,9 +1,13 @@
 """`--mode=train_encoder`: trains the sentence encoder (joint image/text embedding) with the
 symmetric batch-contrastive loss and reports validation retrieval recall@1/5 both ways.
 
+With `encoder.image_pretrain_steps` > 0 (caption_shapes only), the image side is first trained as a
+colour/shape classifier (`encoder_pretraining`): contrastive training alone leaves shape faint in
+the embedding, and the GAN's matching loss reads shape only through it (README, Stage 2).
+
 Writes under the workdir: `encoder/checkpoints/` (encoder, optimizer, position; a rerun resumes at
-the next batch), `encoder/metrics.json`, and TensorBoard scalars under
-`tensorboard/encoder/`. Later stages get the frozen encoder from `load_trained_encoder`.
+the next batch), `encoder/image_pretraining.json`, `encoder/metrics.json`, and TensorBoard scalars
+under `tensorboard/encoder/`. Later stages get the frozen encoder from `load_trained_encoder`.
 """
 
 import json
@@ -19,12 +23,14 @@ from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
 from caption_aug.training import checkpoints
+from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
 from caption_aug.training import progress
 from caption_aug.training import summaries
 
 STAGE = "encoder"
+PRETRAINING_JSON = "image_pretraining.json"
 
 
 class EncoderTrainer:
@@ -42,12 +48,13 @@ class EncoderTrainer:
         self.optimizer = keras.optimizers.Adam(config.encoder.learning_rate)
         self.optimizer.build(self.encoder.trainable_variables)
         self.position = epochs.EpochPosition()
+        self.image_pretrained = tf.Variable(False, trainable=False)
         self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
                                               "encoder.learning_rate")
         self.checkpointer = checkpoints.resume_or_start(
             os.path.join(self.directory, "checkpoints"),
             dict(encoder=self.encoder, optimizer=self.optimizer, **self.position.trackables(),
-                 **self.guard.trackables()))
+                 **self.guard.trackables(), image_pretrained=self.image_pretrained))
         self.tokens = {name: pipelines.frame_tokens(split.caption_tokens, tok,
                                                     config.data.max_caption_tokens)
                        for name, split in data.splits.items()}
@@ -99,10 +106,37 @@ class EncoderTrainer:
             config.encoder.image_normalization, config.pipeline.eval_batch_size,
             config.pipeline.bucket_boundaries)
 
+    def pretrain_image_side(self) -> None:
+        """`encoder.image_pretrain_steps` of colour/shape classification for the image side, once
+        per workdir (checkpointed; a resumed run skips it), its result in
+        `image_pretraining.json`."""
+        config = self.config
+        steps = config.encoder.image_pretrain_steps
+        if not steps or bool(self.image_pretrained.numpy()):
+            return
+        features = self.encoder.image_features
+        image_input = keras.Input(features.input_shape[1:])
+        split_images = encoder_pretraining.SplitImages(
+            self.data, config.pipeline.encoder_image_size, config.encoder.image_normalization,
+            config.data.cache_max_mb)
+        result = encoder_pretraining.pretrain_attributes(
+            image_input, features(image_input), split_images, steps,
+            config.encoder.image_pretrain_batch_size, config.encoder.image_pretrain_learning_rate,
+            config.seed, "sentence encoder image side")
+        logging.info("pretrained image side on validation images: %s (%.0f s)",
+                     result["validation_accuracy"], result["seconds"])
+        os.makedirs(self.directory, exist_ok=True)
+        with open(os.path.join(self.directory, PRETRAINING_JSON), "w") as f:
+            json.dump(result, f, indent=2)
+        self.image_pretrained.assign(True)
+        self.checkpointer.save()
+
     def train(self, writer) -> None:
-        """Runs the rest of the schedule (from mid-epoch after a resume); validation retrieval
-        after each epoch, a checkpoint every `encoder.checkpoint_every_steps` and at epoch end."""
+        """Runs the rest of the schedule (from mid-epoch after a resume), after the image side's
+        pretraining when asked for; validation retrieval after each epoch, a checkpoint every
+        `encoder.checkpoint_every_steps` and at epoch end."""
         enc = self.config.encoder
+        self.pretrain_image_side()
         per_epoch = epochs.steps_per_epoch(len(self.data.splits["train"].flat_captions),
                                            self.config.pipeline.batch_size, enc.steps_per_epoch)
         meter = progress.Progress("sentence encoder steps", enc.epochs * per_epoch,
@@ -167,6 +201,10 @@ def run_mode(config, workdir: str) -> dict:
     trainer.train(writer)
     metrics = {"epochs": trainer.position.epochs_done,
                "skipped_steps": trainer.guard.skipped_steps, **trainer.evaluate()}
+    pretraining = os.path.join(trainer.directory, PRETRAINING_JSON)
+    if os.path.exists(pretraining):
+        with open(pretraining) as f:
+            metrics["image_pretraining"] = json.load(f)
     writer.flush()
     with open(os.path.join(trainer.directory, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

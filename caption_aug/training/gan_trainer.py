@@ -75,7 +75,9 @@ def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
     def generator(name):
         return generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
                                              embedding_dim=dim, noise_dim=gan_config.noise_dim,
-                                             upsampling=gan_config.generator_upsampling, name=name)
+                                             upsampling=gan_config.generator_upsampling,
+                                             text_modulation=gan_config.generator_text_modulation,
+                                             name=name)
 
     models = GanModels(
         conditioning,
@@ -517,9 +519,11 @@ def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
         prepared.splits["train"], test, image_size,
         attribute_classifier.cache_directory(
             os.path.join(workdir, "attribute_classifier"), image_size, classifier_config.steps,
-            classifier_config.channels, config.seed),
+            classifier_config.filters, classifier_config.convs_per_block, classifier_config.stem,
+            config.seed),
         classifier_config.steps, classifier_config.batch_size, classifier_config.learning_rate,
-        classifier_config.channels, config.data.cache_max_mb, config.seed)
+        classifier_config.filters, classifier_config.convs_per_block, classifier_config.stem,
+        config.data.cache_max_mb, config.seed)
     arguments = dict(tokenizer=prepared.tokenizer, max_tokens=config.data.max_caption_tokens,
                      noise_dim=config.gan.noise_dim)
     scores = gan_eval.conditional_accuracy(trainer.generate, classifier.model, test,

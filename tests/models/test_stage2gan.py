@@ -38,6 +38,25 @@ def test_generator_gives_images_of_the_configured_size_in_tanh_range(size, upsam
     assert not np.allclose(other, gen(inputs, training=False).numpy())
 
 
+def test_text_modulation_starts_as_the_plain_generator_and_then_conditions_every_layer():
+    inputs = {"text_embedding": tf.random.normal([4, 1024]), "noise": tf.random.normal([4, 100])}
+    generators = {}
+    for modulated in (False, True):
+        keras.utils.set_random_seed(0)
+        generators[modulated] = Stage2Generator(32, base_channels=4, upsampling="resize",
+                                                text_modulation=modulated)
+        generators[modulated].build_for()
+    plain, film = generators[False], generators[True]
+    shared = [v for v in film.variables if "modulation" not in v.path]
+    for source, target in zip(plain.variables, shared):
+        target.assign(source)
+    np.testing.assert_allclose(film(inputs), plain(inputs), atol=1e-6)   # zero-initialised
+    for variable in film.variables:
+        if "modulation" in variable.path and "kernel" in variable.path:
+            variable.assign(tf.random.normal(variable.shape, stddev=0.5))
+    assert np.abs(film(inputs).numpy() - plain(inputs).numpy()).mean() > 1e-3
+
+
 @pytest.mark.parametrize("size", [32, 64])
 def test_discriminator_gives_one_logit_per_image_and_keeps_b_out_of_the_weights(size):
     disc = Stage2Discriminator(size, base_channels=4)
@@ -223,11 +242,14 @@ def test_encoder_conditioning_is_the_frozen_encoder_text_vector_at_unit_componen
     assert cond.trainable_variables == [] and not cond.encoder.trainable_variables
 
 
-@pytest.mark.parametrize("kind", ["transposed", "resize", "supernet"])
+@pytest.mark.parametrize("kind", ["transposed", "resize", "text_modulation", "supernet"])
 def test_checkpoint_restores_every_variable(kind, tmp_path):
     def build():
-        model = (Stage2Discriminator(32, base_channels=4) if kind == "supernet"
-                 else Stage2Generator(32, base_channels=4, upsampling=kind))
+        if kind == "supernet":
+            model = Stage2Discriminator(32, base_channels=4)
+        else:
+            model = Stage2Generator(32, base_channels=4, upsampling=kind.replace(
+                "text_modulation", "resize"), text_modulation=kind == "text_modulation")
         model.build_for()
         return model
     model = build()

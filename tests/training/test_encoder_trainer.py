@@ -49,3 +49,21 @@ def test_short_run_beats_chance_and_resumes(tmp_path):
     ids = tf.constant([[0, 5, 6, 0]], tf.int32)
     mask = tf.ones([1, 4], tf.bool)
     np.testing.assert_allclose(frozen.embed_text(ids, mask), resumed.encoder.embed_text(ids, mask))
+
+
+def test_image_pretraining_teaches_colours_once_per_workdir(tmp_path):
+    """`encoder.image_pretrain_steps`: the image side learns colours before the contrastive
+    epoch, and a resumed run does not pretrain again. (That a barely trained network reads
+    colours at chance through the same `pretrain_attributes` is test_encoder_pretraining's.)"""
+    config = tiny_config()
+    config.data.caption_shapes.update(dict(train_size=300, validation_size=60))
+    config.encoder.update(dict(epochs=1, steps_per_epoch=2, image_pretrain_steps=120))
+    workdir = str(tmp_path)
+    pretrained = encoder_trainer.run_mode(config, workdir)["image_pretraining"]
+    assert pretrained["steps"] == 120 and pretrained["seconds"] > 0
+    assert pretrained["validation_accuracy"]["colour"] > 1 / 8 + 0.4, pretrained
+
+    longer = config.copy_and_resolve_references()
+    longer.encoder.epochs = 2
+    resumed = encoder_trainer.run_mode(longer, workdir)
+    assert resumed["epochs"] == 2 and resumed["image_pretraining"] == pretrained

@@ -30,7 +30,8 @@ def _config(**gan):
                               generator_steps=2, iterations=4, summary_every=2,
                               checkpoint_every=2, sample_captions=3, samples_per_caption=2),
                        **gan})
-    config.attribute_classifier.update(dict(steps=10, channels=4))
+    config.attribute_classifier.update(dict(steps=10, filters=(4, 8, 8), convs_per_block=1,
+                                                     stem=0))
     config_schema.validate(config)
     return config
 

@@ -41,10 +41,14 @@ class Stage2Generator(keras.Model):
       base_channels: channels of the last hidden feature map; each earlier one doubles them.
       upsampling: "transposed" (stride-2 4x4 transposed convs, DCGAN's) or "resize" (nearest
         2x upsampling then a 3x3 conv: no checkerboard artifacts, Odena et al. 2016).
+      text_modulation: also condition every upsampling layer on the caption: its normalised
+        features scaled and shifted per channel by a linear map of the projected text (FiLM,
+        Perez et al. 2018; zero-initialised, so training starts from the plain generator).
     """
 
     def __init__(self, image_size: int = 64, base_channels: int = 32, embedding_dim: int = 1024,
-                 noise_dim: int = NOISE_DIM, upsampling: str = "transposed", **kwargs):
+                 noise_dim: int = NOISE_DIM, upsampling: str = "transposed",
+                 text_modulation: bool = False, **kwargs):
         super().__init__(**kwargs)
         if upsampling not in UPSAMPLINGS:
             raise ValueError(f"config key gan.generator_upsampling={upsampling!r} is invalid: "
@@ -54,6 +58,7 @@ class Stage2Generator(keras.Model):
         self.base_channels = base_channels
         self.embedding_dim = embedding_dim
         self.noise_dim = noise_dim
+        self.text_modulation = text_modulation
         upsamplings = discriminator_lib.num_cells(image_size)
         self.top_channels = base_channels * 2**(upsamplings - 1)
         self.text_projection = layers.Dense(TEXT_DIM, kernel_initializer=_dcgan_init(),
@@ -69,6 +74,9 @@ class Stage2Generator(keras.Model):
         self.upsample_norms = tracking.checkpointed(self, "upsample_norm", [
             layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"up{k}_norm")
             for k in range(len(channels))])
+        self.modulations = tracking.checkpointed(self, "modulation", [
+            layers.Dense(2 * c, kernel_initializer="zeros", name=f"up{k}_modulation")
+            for k, c in enumerate(channels)] if text_modulation else [])
         self.to_image = self._upsampling_conv(3, "to_image", use_bias=True)
 
     def _upsampling_conv(self, channels: int, name: str, use_bias: bool) -> layers.Layer:
@@ -87,8 +95,12 @@ class Stage2Generator(keras.Model):
         x = self.project(ops.concatenate([text, inputs["noise"]], axis=-1))
         x = ops.relu(self.project_norm(x, training=training))
         x = ops.reshape(x, [-1, 4, 4, self.top_channels])
-        for conv, norm in zip(self.upsample_convs, self.upsample_norms):
-            x = ops.relu(norm(conv(x), training=training))
+        for k, (conv, norm) in enumerate(zip(self.upsample_convs, self.upsample_norms)):
+            x = norm(conv(x), training=training)
+            if self.text_modulation:
+                scale, shift = ops.split(self.modulations[k](text)[:, None, None, :], 2, axis=-1)
+                x = x * (1.0 + scale) + shift
+            x = ops.relu(x)
         return ops.tanh(self.to_image(x))
 
     def build_for(self, batch_size: int = 2) -> None:
@@ -99,4 +111,5 @@ class Stage2Generator(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size,
                 "base_channels": self.base_channels, "embedding_dim": self.embedding_dim,
-                "noise_dim": self.noise_dim, "upsampling": self.upsampling}
+                "noise_dim": self.noise_dim, "upsampling": self.upsampling,
+                "text_modulation": self.text_modulation}
