@@ -70,9 +70,10 @@ def attribute_labels(split: corpus.Split) -> dict:
 
 def build_classifiers(image_size: int, filters: Sequence[int], convs_per_block: int, stem: int
                       ) -> Tuple[keras.Model, keras.Model]:
-    """Two classifiers on one trunk, the captioner's `small_cnn` (conv-BN-ReLU blocks; a plain
-    ReLU stack of the same depth read shape at 0.91-0.96 at 64x64, this one at 0.98-1.00 as the
-    captioner's pretrained encoder), for images in [-1, 1]:
+    """Two classifiers on one trunk, the captioner's `small_cnn` after a stride-1 stem of width
+    `stem` (a plain ReLU stack read shape at 0.89-0.96 on real 64x64 test images, this one at
+    0.97-0.99; without the stem it confused small hexagons with small circles), for images in
+    [-1, 1]:
     - `attributes`, single-object image -> {"colour": [B, 8], "shape": [B, 7]} logits, from the
       globally max-pooled features (the object anywhere);
     - `objects`, any image -> {"objects": [B, 56]} logits, scored per location then max-pooled,
