@@ -35,13 +35,11 @@ def main(_):
     rows = []
     for stem in map(int, _STEMS.value):
         for seed in map(int, _SEEDS.value):
-            directory = attribute_classifier.cache_directory(
-                os.path.join(_WORKDIR.value, "attribute_classifier"), _SIZE.value, _STEPS.value,
-                cfg.filters, cfg.convs_per_block, stem, seed)
+            settings = {**cfg.to_dict(), "steps": _STEPS.value, "stem": stem}
             start = time.perf_counter()
             result = attribute_classifier.train_or_load(
-                data.splits["train"], data.splits["test"], _SIZE.value, directory, _STEPS.value,
-                cfg.batch_size, cfg.learning_rate, cfg.filters, cfg.convs_per_block, stem,
+                data.splits["train"], data.splits["test"], _SIZE.value,
+                os.path.join(_WORKDIR.value, "attribute_classifier"), settings,
                 config.data.cache_max_mb, seed)
             rows.append(dict(size=_SIZE.value, steps=_STEPS.value, stem=stem, seed=seed,
                              seconds=time.perf_counter() - start, **result.real_accuracy))

@@ -69,11 +69,12 @@ def attribute_labels(split: corpus.Split) -> dict:
 
 
 def build_classifiers(image_size: int, filters: Sequence[int], convs_per_block: int, stem: int
-                      ) -> Tuple[keras.Model, keras.Model]:
-    """Two classifiers on one trunk, the captioner's `small_cnn` after a stride-1 stem of width
-    `stem` (a plain ReLU stack read shape at 0.89-0.96 on real 64x64 test images, this one at
-    0.97-0.99; without the stem it confused small hexagons with small circles), for images in
-    [-1, 1]:
+                      ) -> Tuple[keras.Model, keras.Model, keras.Model]:
+    """Two classifiers on one trunk, for images in [-1, 1], and the two as one model (image ->
+    {"colour", "shape", "objects"} logits, the trunk run once) for saving and scoring. The trunk
+    is the captioner's `small_cnn` after a stride-1 stem of width `stem` (a plain ReLU stack read
+    shape at 0.89-0.96 on real 64x64 test images, this one at 0.97-0.99; without the stem it
+    confused small hexagons with small circles):
     - `attributes`, single-object image -> {"colour": [B, 8], "shape": [B, 7]} logits, from the
       globally max-pooled features (the object anywhere);
     - `objects`, any image -> {"objects": [B, 56]} logits, scored per location then max-pooled,
@@ -84,11 +85,12 @@ def build_classifiers(image_size: int, filters: Sequence[int], convs_per_block: 
     trunk = encoder_lib.small_cnn(image_size, filters, stem, convs_per_block)
     image = keras.Input((image_size, image_size, 3), name="image")
     features = trunk(image)
-    attributes = keras.Model(image, attribute_heads(layers.GlobalMaxPooling2D()(features)),
-                             name="attributes")
-    objects = keras.Model(image, {OBJECTS: layers.GlobalMaxPooling2D(name=OBJECTS)(
-        pair_logits(features))}, name="objects")
-    return attributes, objects
+    attribute_logits = attribute_heads(layers.GlobalMaxPooling2D()(features))
+    object_logits = {OBJECTS: layers.GlobalMaxPooling2D(name=OBJECTS)(pair_logits(features))}
+    return (keras.Model(image, attribute_logits, name="attributes"),
+            keras.Model(image, object_logits, name="objects"),
+            keras.Model(image, {**attribute_logits, **object_logits},
+                        name="attribute_classifier"))
 
 
 def attribute_heads(pooled) -> dict:
@@ -104,12 +106,6 @@ def pair_logits(features):
     hidden = layers.Dense(64, activation="relu", name="objects_hidden")(features)
     prior = keras.initializers.Constant(float(np.log(2.0 / (NUM_PAIRS - 2))))
     return layers.Dense(NUM_PAIRS, bias_initializer=prior, name="objects_per_location")(hidden)
-
-
-def combined(attributes: keras.Model, objects: keras.Model) -> keras.Model:
-    """The two classifiers as one model: image -> {"colour", "shape", "objects"} logits."""
-    image = keras.Input(attributes.input_shape[1:], name="image")
-    return keras.Model(image, {**attributes(image), **objects(image)}, name="attribute_classifier")
 
 
 @dataclasses.dataclass
@@ -150,27 +146,32 @@ def objects_found(predicted: dict, objects: np.ndarray) -> float:
     return float(within[present].mean())
 
 
-def cache_directory(root: str, image_size: int, steps: int, filters: Sequence[int],
-                    convs_per_block: int, stem: int, seed: int) -> str:
-    """Where a classifier of these settings is cached: a changed setting trains a new one."""
-    settings = json.dumps(dict(size=image_size, steps=steps, filters=list(filters),
-                               convs_per_block=convs_per_block, stem=stem, seed=seed,
-                               version=6))  # 6: the captioner's small_cnn
+def cache_directory(root: str, image_size: int, settings, seed: int) -> str:
+    """Where a classifier of these settings (`config.attribute_classifier`'s keys) is cached
+    under `root`: a changed setting trains a new one."""
+    settings = json.dumps(dict(size=image_size, steps=settings["steps"],
+                               filters=list(settings["filters"]),
+                               convs_per_block=settings["convs_per_block"],
+                               stem=settings["stem"], seed=seed,
+                               version=7))  # 7: the captioner's small_cnn, trunk run once
     digest = hashlib.sha256(settings.encode()).hexdigest()[:8]
     return os.path.join(root, f"size{image_size}_{digest}")
 
 
-def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, directory: str,
-                  steps: int, batch_size: int, learning_rate: float, filters: Sequence[int],
-                  convs_per_block: int, stem: int, cache_max_mb: float, seed: int
-                  ) -> ClassifierResult:
-    """Trains the classifiers on the real train images (or reloads their weights from
-    `directory/classifier.weights.h5`; the architecture is this module's) and measures colour and
-    shape on the real single-object test images."""
+def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, root: str, settings,
+                  cache_max_mb: float, seed: int) -> ClassifierResult:
+    """Trains the classifiers on the real train images with `settings` (`steps`, `batch_size`,
+    `learning_rate`, `filters`, `convs_per_block`, `stem`: `config.attribute_classifier`), or
+    reloads their weights from `cache_directory(root, ...)/classifier.weights.h5` (the
+    architecture is this module's), and measures colour and shape on the real single-object test
+    images."""
+    directory = cache_directory(root, image_size, settings, seed)
     path = os.path.join(directory, "classifier.weights.h5")
+    steps, batch_size = settings["steps"], settings["batch_size"]
+    learning_rate = settings["learning_rate"]
     keras.utils.set_random_seed(seed)
-    attributes, objects = build_classifiers(image_size, filters, convs_per_block, stem)
-    model = combined(attributes, objects)
+    attributes, objects, model = build_classifiers(image_size, settings["filters"],
+                                                   settings["convs_per_block"], settings["stem"])
     if os.path.exists(path):
         model.load_weights(path)
         logging.info("attribute classifier reloaded from %s", path)

@@ -516,14 +516,8 @@ def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
     image_size = config.pipeline.gan_image_size
     test = prepared.splits["test"]
     classifier = attribute_classifier.train_or_load(
-        prepared.splits["train"], test, image_size,
-        attribute_classifier.cache_directory(
-            os.path.join(workdir, "attribute_classifier"), image_size, classifier_config.steps,
-            classifier_config.filters, classifier_config.convs_per_block, classifier_config.stem,
-            config.seed),
-        classifier_config.steps, classifier_config.batch_size, classifier_config.learning_rate,
-        classifier_config.filters, classifier_config.convs_per_block, classifier_config.stem,
-        config.data.cache_max_mb, config.seed)
+        prepared.splits["train"], test, image_size, os.path.join(workdir, "attribute_classifier"),
+        config.attribute_classifier, config.data.cache_max_mb, config.seed)
     arguments = dict(tokenizer=prepared.tokenizer, max_tokens=config.data.max_caption_tokens,
                      noise_dim=config.gan.noise_dim)
     scores = gan_eval.conditional_accuracy(trainer.generate, classifier.model, test,
