@@ -10,7 +10,8 @@ import keras
 from absl import logging
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """'4 min 05 s' or '42 s'."""
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
@@ -29,9 +30,9 @@ class Progress:
         done = min(done, self.total)
         elapsed = time.monotonic() - self._start
         rate = (done - self._start_done) / elapsed if elapsed > 0 else 0.0
-        left = f"about {_duration((self.total - done) / rate)} left" if rate > 0 else "starting"
+        left = f"about {duration((self.total - done) / rate)} left" if rate > 0 else "starting"
         return (f"{self.name}: {done}/{self.total} ({100.0 * done / self.total:.0f}%), "
-                f"{_duration(elapsed)} so far, {left}")
+                f"{duration(elapsed)} so far, {left}")
 
     def update(self, done: int) -> None:
         now = time.monotonic()

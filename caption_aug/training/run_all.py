@@ -27,6 +27,8 @@ from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
 from caption_aug.training import joint_trainer
 from caption_aug.training import lm_trainer
+from caption_aug.training import progress
+from caption_aug.training import run_estimate
 
 
 def load_joint_captioner(config, workdir: str, vocabulary_size: int):
@@ -97,8 +99,13 @@ def run_mode(config, workdir: str) -> dict:
         if name in metrics["phases"]:
             logging.info("phase %s: already done in %s", name, workdir)
             continue
-        logging.info("phase %d/%d %s: starting (%.0f s of work so far)", number, len(phases), name,
-                     sum(metrics["seconds"].values()))
+        logging.info("phase %d/%d %s: starting (%s of work so far, about %s left in all)", number,
+                     len(phases), name, progress.duration(sum(metrics["seconds"].values())),
+                     progress.duration(run_estimate.remaining_seconds(
+                         config, len(prepared.splits["train"].flat_captions),
+                         prepared.splits["test"].num_images, metrics["seconds"],
+                         [later for later, _ in phases[number - 1:]
+                          if later not in metrics["phases"]])))
         started = time.time()
         metrics["phases"][name] = phase()
         metrics["seconds"][name] = round(metrics["seconds"].get(name, 0.0)

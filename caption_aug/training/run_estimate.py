@@ -1,0 +1,71 @@
+"""About how long the rest of a `--mode=all` run should take, for its per-phase progress line.
+
+A phase's own progress line times it from its own rate; the phases still to come have no rate
+yet, so they are estimated from the default run's measured seconds per phase, scaled by how much
+more work this config asks of each (its one or two dominant knobs: epochs x train captions,
+iterations, steps, image area) and by this run's pace so far (its finished phases' seconds against
+their estimates). Rough by design: backbones and model widths are not modelled, and the pace
+corrects only what the phases before have shown.
+"""
+
+from typing import Dict, Iterable
+
+from caption_aug import config_schema
+
+# Seconds of each phase of the default run (`python train_main.py --workdir=...`, seed 0) on 2
+# otherwise quiet cores here, stop 34: 1,547 s of work in all.
+DEFAULT_RUN_SECONDS = {
+    "data": 13.0, "encoder": 44.0, "lm": 74.0, "gan": 372.0, "captioner_warmup": 828.0,
+    "captioner_before_joint": 16.0, "joint": 154.0, "captioner_after_joint": 17.0,
+    "captioner_control": 28.0, "export": 2.0}
+DEFAULT_TRAIN_CAPTIONS = 20000    # caption_shapes' 4,000 train images x 5
+DEFAULT_TEST_IMAGES = 500
+# Shares of a phase's seconds in that run spent on a part that grows with a knob of its own.
+CLASSIFIER_SHARE_OF_GAN = 107.0 / 372.0            # the attribute classifier's steps
+PRETRAINING_SHARE_OF_CAPTIONER = 303.0 / 828.0     # the captioner encoder's pretraining steps
+
+
+def work_ratios(config, train_captions: int, test_images: int) -> Dict[str, float]:
+    """How many times the default run's work each phase of `config` asks for, roughly."""
+    default = config_schema.base_config()
+    captions = train_captions / DEFAULT_TRAIN_CAPTIONS
+    tests = test_images / DEFAULT_TEST_IMAGES
+
+    def ratio(section: str, key: str) -> float:
+        return config[section][key] / default[section][key]
+
+    def area(key: str) -> float:
+        return (config.pipeline[key] / default.pipeline[key]) ** 2
+
+    def blend(share: float, part: float, rest: float) -> float:
+        return share * part + (1.0 - share) * rest
+
+    pretraining = ((config.captioner.pretrain_steps + config.captioner.pretrain_object_steps)
+                   / (default.captioner.pretrain_steps + default.captioner.pretrain_object_steps))
+    joint = ratio("joint", "iterations")
+    evaluation = tests * len(config.captioner.eval_beam_sizes) / len(
+        default.captioner.eval_beam_sizes)
+    return {"data": captions,
+            "encoder": captions * ratio("encoder", "epochs") * area("encoder_image_size"),
+            "lm": captions * ratio("lm", "epochs"),
+            "gan": area("gan_image_size") * blend(CLASSIFIER_SHARE_OF_GAN,
+                                                  ratio("attribute_classifier", "steps"),
+                                                  ratio("gan", "iterations")),
+            "captioner_warmup": area("captioner_image_size") * blend(
+                PRETRAINING_SHARE_OF_CAPTIONER, pretraining,
+                captions * ratio("captioner", "epochs")),
+            "captioner_before_joint": evaluation, "joint": joint,
+            "captioner_after_joint": evaluation,
+            "captioner_control": (evaluation + joint) / 2,   # its updates, then an evaluation
+            "export": 1.0}
+
+
+def remaining_seconds(config, train_captions: int, test_images: int,
+                      done_seconds: Dict[str, float], to_come: Iterable[str]) -> float:
+    """Estimated seconds of the phases `to_come`, at the pace of those in `done_seconds`."""
+    ratios = work_ratios(config, train_captions, test_images)
+    expected = {name: DEFAULT_RUN_SECONDS[name] * ratios[name] for name in ratios}
+    done = [name for name in done_seconds if name in expected]
+    done_expected = sum(expected[name] for name in done)
+    pace = sum(done_seconds[name] for name in done) / done_expected if done_expected > 0 else 1.0
+    return pace * sum(expected[name] for name in to_come)
