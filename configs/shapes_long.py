@@ -27,6 +27,5 @@ def get_config():
     config.encoder.image_pretrain_steps = 1600
     config.gan.generator_text_modulation = True
     config.gan.derived_architecture = DISCRIMINATOR
-    config.gan.iterations = 1200
     config.attribute_classifier.steps = 1600
     return config

@@ -10,50 +10,53 @@ corrects only what the phases before have shown.
 
 from typing import Dict, Iterable
 
-from caption_aug import config_schema
-
-# Seconds of each phase of the default run (`python train_main.py --workdir=...`, seed 0) on 2
-# otherwise quiet cores here, stop 34: 1,547 s of work in all.
+# Seconds of each phase of a default run (`python train_main.py --workdir=...`, seed 0) on 2
+# otherwise quiet cores here, stop 34 (1,547 s of work in all), and the settings it ran with.
 DEFAULT_RUN_SECONDS = {
     "data": 13.0, "encoder": 44.0, "lm": 74.0, "gan": 372.0, "captioner_warmup": 828.0,
     "captioner_before_joint": 16.0, "joint": 154.0, "captioner_after_joint": 17.0,
     "captioner_control": 28.0, "export": 2.0}
-DEFAULT_TRAIN_CAPTIONS = 20000    # caption_shapes' 4,000 train images x 5
-DEFAULT_TEST_IMAGES = 500
+DEFAULT_RUN_SETTINGS = {
+    "train_captions": 20000, "test_images": 500, "eval_beam_sizes": 3,
+    "encoder.epochs": 1, "pipeline.encoder_image_size": 32, "lm.epochs": 2,
+    "gan.iterations": 600, "attribute_classifier.steps": 800, "pipeline.gan_image_size": 32,
+    "captioner.epochs": 4, "captioner.pretrain_steps": 1600 + 800,  # with pretrain_object_steps
+    "pipeline.captioner_image_size": 64, "joint.iterations": 20}
 # Shares of a phase's seconds in that run spent on a part that grows with a knob of its own.
 CLASSIFIER_SHARE_OF_GAN = 107.0 / 372.0            # the attribute classifier's steps
 PRETRAINING_SHARE_OF_CAPTIONER = 303.0 / 828.0     # the captioner encoder's pretraining steps
 
 
 def work_ratios(config, train_captions: int, test_images: int) -> Dict[str, float]:
-    """How many times the default run's work each phase of `config` asks for, roughly."""
-    default = config_schema.base_config()
-    captions = train_captions / DEFAULT_TRAIN_CAPTIONS
-    tests = test_images / DEFAULT_TEST_IMAGES
+    """How many times the measured default run's work each phase of `config` asks for, roughly."""
+    measured = DEFAULT_RUN_SETTINGS
 
-    def ratio(section: str, key: str) -> float:
-        return config[section][key] / default[section][key]
+    def ratio(key: str) -> float:
+        section, name = key.split(".")
+        return config[section][name] / measured[key]
 
     def area(key: str) -> float:
-        return (config.pipeline[key] / default.pipeline[key]) ** 2
+        return ratio(key) ** 2
 
     def blend(share: float, part: float, rest: float) -> float:
         return share * part + (1.0 - share) * rest
 
-    pretraining = ((config.captioner.pretrain_steps + config.captioner.pretrain_object_steps)
-                   / (default.captioner.pretrain_steps + default.captioner.pretrain_object_steps))
-    joint = ratio("joint", "iterations")
-    evaluation = tests * len(config.captioner.eval_beam_sizes) / len(
-        default.captioner.eval_beam_sizes)
+    captions = train_captions / measured["train_captions"]
+    cap = config.captioner
+    pretraining = (cap.pretrain_steps + cap.pretrain_object_steps) / measured[
+        "captioner.pretrain_steps"]
+    joint = ratio("joint.iterations")
+    evaluation = (test_images / measured["test_images"] * len(cap.eval_beam_sizes)
+                  / measured["eval_beam_sizes"])
     return {"data": captions,
-            "encoder": captions * ratio("encoder", "epochs") * area("encoder_image_size"),
-            "lm": captions * ratio("lm", "epochs"),
-            "gan": area("gan_image_size") * blend(CLASSIFIER_SHARE_OF_GAN,
-                                                  ratio("attribute_classifier", "steps"),
-                                                  ratio("gan", "iterations")),
-            "captioner_warmup": area("captioner_image_size") * blend(
+            "encoder": captions * ratio("encoder.epochs") * area("pipeline.encoder_image_size"),
+            "lm": captions * ratio("lm.epochs"),
+            "gan": area("pipeline.gan_image_size") * blend(
+                CLASSIFIER_SHARE_OF_GAN, ratio("attribute_classifier.steps"),
+                ratio("gan.iterations")),
+            "captioner_warmup": area("pipeline.captioner_image_size") * blend(
                 PRETRAINING_SHARE_OF_CAPTIONER, pretraining,
-                captions * ratio("captioner", "epochs")),
+                captions * ratio("captioner.epochs")),
             "captioner_before_joint": evaluation, "joint": joint,
             "captioner_after_joint": evaluation,
             "captioner_control": (evaluation + joint) / 2,   # its updates, then an evaluation
