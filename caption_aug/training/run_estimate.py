@@ -20,7 +20,7 @@ DEFAULT_RUN_SETTINGS = {
     "train_captions": 20000, "test_images": 500, "eval_beam_sizes": 3,
     "encoder.epochs": 1, "pipeline.encoder_image_size": 32, "lm.epochs": 2,
     "gan.iterations": 600, "attribute_classifier.steps": 800, "pipeline.gan_image_size": 32,
-    "captioner.epochs": 4, "captioner.pretrain_steps": 1600 + 800,  # with pretrain_object_steps
+    "captioner.epochs": 4, "captioner_pretraining_steps": 1600 + 800,  # single-object + pairs
     "pipeline.captioner_image_size": 64, "joint.iterations": 20}
 # Shares of a phase's seconds in that run spent on a part that grows with a knob of its own.
 CLASSIFIER_SHARE_OF_GAN = 107.0 / 372.0            # the attribute classifier's steps
@@ -43,8 +43,8 @@ def work_ratios(config, train_captions: int, test_images: int) -> Dict[str, floa
 
     captions = train_captions / measured["train_captions"]
     cap = config.captioner
-    pretraining = (cap.pretrain_steps + cap.pretrain_object_steps) / measured[
-        "captioner.pretrain_steps"]
+    pretraining = ((cap.pretrain_steps + cap.pretrain_object_steps)
+                   / measured["captioner_pretraining_steps"])
     joint = ratio("joint.iterations")
     evaluation = (test_images / measured["test_images"] * len(cap.eval_beam_sizes)
                   / measured["eval_beam_sizes"])

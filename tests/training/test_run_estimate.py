@@ -13,7 +13,10 @@ LATER = [name for name in DEFAULT_RUN_SECONDS if name != "data"]
 def _measured_config():
     """base_config() with the settings of the run whose seconds are recorded."""
     config = config_schema.base_config()
-    config.gan.iterations = run_estimate.DEFAULT_RUN_SETTINGS["gan.iterations"]
+    for key, value in run_estimate.DEFAULT_RUN_SETTINGS.items():
+        if "." in key:                                  # a config key, e.g. "gan.iterations"
+            section, name = key.split(".")
+            config[section][name] = value
     return config
 
 
