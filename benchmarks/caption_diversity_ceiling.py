@@ -31,23 +31,19 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/caption_diversity_ceiling.
                            "JSON output.")
 
 
-def bigrams(captions) -> list:
-    return [pair for words in (c.split() for c in captions) for pair in zip(words, words[1:])]
-
-
 def main(argv):
     del argv
     captions = prepare.prepare(shapes.get_config(), _WORKDIR.value).splits["train"].flat_captions
     inventory, saturation = set(), {}
     for count, caption in enumerate(captions, 1):
-        inventory.update(bigrams([caption]))
+        inventory.update(lm_eval.word_ngrams([caption], 2))
         if count in (1000, 5000, 10000) or count == len(captions):
             saturation[count] = len(inventory)
     print(f"distinct bigrams in the first N of {len(captions)} train captions: {saturation}")
     samples = []
     for seed in range(_SAMPLES.value):
         sample = random.Random(seed).sample(captions, _CAPTIONS.value)
-        total = len(bigrams(sample))
+        total = len(lm_eval.word_ngrams(sample, 2))
         row = {"seed": seed, "bigrams": total, "distinct_2": lm_eval.distinct_n(sample, 2),
                "distinct_2_bound": len(inventory) / total,
                "self_bleu_4": lm_eval.self_bleu(sample)}

@@ -29,10 +29,15 @@ def perplexity(model, dataset: Iterable[dict]) -> float:
     return math.exp(total_nll / max(total_tokens, 1.0))
 
 
+def word_ngrams(captions: Iterable[str], n: int) -> list:
+    """Every word n-gram of every caption, as tuples, in order."""
+    return [tuple(words[k:k + n]) for words in (c.split() for c in captions)
+            for k in range(len(words) - n + 1)]
+
+
 def distinct_n(captions: Sequence[str], n: int) -> float:
     """Distinct-n: unique word n-grams / all word n-grams over the generated corpus."""
-    ngrams = [tuple(words[k:k + n]) for words in (c.split() for c in captions)
-              for k in range(len(words) - n + 1)]
+    ngrams = word_ngrams(captions, n)
     return len(set(ngrams)) / len(ngrams) if ngrams else 0.0
 
 
