@@ -20,6 +20,7 @@ from absl import logging
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.models.stage2gan import discriminator  # noqa: E402
+from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
@@ -46,7 +47,7 @@ def iterations_per_second(size: int, workdir: str, iterations: int, derived: boo
     architecture = None
     if derived:
         architecture = ["sep_conv_3x3"] * len(discriminator.edge_strides(size))
-    models = gan_trainer.build_models(config.gan, size, data.tokenizer.vocabulary_size, 0,
+    models = gan_factory.build_models(config.gan, size, data.tokenizer.vocabulary_size, 0,
                                       architecture)
     trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batches = iter(gan_trainer.training_batches(data.splits["train"], data.tokenizer, config, size))

@@ -25,9 +25,9 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
-from caption_aug.evaluation import captioner_eval  # noqa: E402
 from caption_aug.models.captioner.loss import teacher_forcing  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
+from caption_aug.workdir import trained  # noqa: E402
 from configs import shapes  # noqa: E402
 from captioner_arms import ARMS  # noqa: E402  (benchmarks/, the script's own folder)
 import results_file  # noqa: E402
@@ -80,7 +80,7 @@ def main(_):
     config.seed = _SEED.value
     config.captioner.update(ARMS[_ARM.value])
     data = prepare.prepare(config, _WORKDIR.value)
-    model = captioner_eval.load_trained_captioner(config, _WORKDIR.value,
+    model = trained.load_trained_captioner(config, _WORKDIR.value,
                                                   data.tokenizer.vocabulary_size)
     batches = captioner_trainer.teacher_forced_validation(
         config, data, pipelines.ImageLoader(data.splits["validation"],

@@ -22,11 +22,11 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import CLAIM_KINDS, score_caption
 from caption_aug.evaluation import attention_maps
 from caption_aug.evaluation import bleu
-from caption_aug.models.captioner import build_captioner, detokenize
-from caption_aug.training import checkpoints
-from caption_aug.training import summaries
-
-STAGE = "captioner"
+from caption_aug.models.captioner import detokenize
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
+from caption_aug.workdir import trained
 
 
 def decode_length(config) -> int:
@@ -133,19 +133,11 @@ def eval_batches(config, split: corpus.Split) -> tf.data.Dataset:
                                   config.pipeline.captioner_normalization)
 
 
-def load_trained_captioner(config, workdir: str, vocabulary_size: int):
-    """The captioner with its best (by validation BLEU-4) weights from WORKDIR/captioner/best."""
-    model = build_captioner(config.captioner, vocabulary_size, config.pipeline.captioner_image_size)
-    path = checkpoints.restore_best(os.path.join(workdir, STAGE), model=model)
-    logging.info("captioner weights from %s", path)
-    return model
-
-
 def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, model,
                   out_dir: Optional[str] = None) -> dict:
     """Scores test captions at every configured beam size and writes the results files and figure
     to `out_dir` (default WORKDIR/captioner)."""
-    out_dir = out_dir or os.path.join(workdir, STAGE)
+    out_dir = out_dir or layout.stage_dir(workdir, layout.CAPTIONER)
     os.makedirs(out_dir, exist_ok=True)
     split = prepared.splits["test"]
     if not split.num_images:
@@ -168,8 +160,7 @@ def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, mode
             with open(os.path.join(out_dir, "attention_maps.png"), "wb") as f:
                 f.write(attention_png(generated.kept, prepared.tokenizer.keras_tokenizer,
                                       config.pipeline.captioner_normalization))
-    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    metrics_lib.write_json(os.path.join(out_dir, metrics_lib.METRICS_JSON), metrics)
     return metrics
 
 
@@ -192,8 +183,8 @@ def format_metrics(metrics: dict) -> str:
 def run_mode(config, workdir: str) -> dict:
     """`--mode=eval`: test-split BLEU by beam size for the trained captioner."""
     prepared = prepare_lib.prepare(config, workdir)
-    model = load_trained_captioner(config, workdir, prepared.tokenizer.vocabulary_size)
+    model = trained.load_trained_captioner(config, workdir, prepared.tokenizer.vocabulary_size)
     metrics = evaluate_test(config, workdir, prepared, model)
     print(format_metrics(metrics))
-    print(f"metrics written to {os.path.join(workdir, STAGE, 'metrics.json')}")
+    print(f"metrics written to {metrics_lib.metrics_path(workdir, layout.CAPTIONER)}")
     return metrics

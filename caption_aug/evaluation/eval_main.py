@@ -24,8 +24,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from caption_aug.data import text_io
 from caption_aug.evaluation import bleu
+from caption_aug.text import text_io
 
 _ANNOTATIONS = flags.DEFINE_string("annotations", None, "COCO captions JSON (images, annotations).")
 _RESULTS = flags.DEFINE_string("results", None,

@@ -18,6 +18,7 @@ from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
 from caption_aug.models.captioner import detokenize
+from caption_aug.workdir import trained
 
 
 def serving_function(model, tokenizer, image_size: int, normalization: str, beam_size: int,
@@ -70,7 +71,7 @@ def export_captioner(model, tokenizer, path: str, image_size: int, normalization
 def run_mode(config, workdir: str) -> str:
     """`--mode=export`: the best captioner checkpoint -> WORKDIR/export/captioner."""
     prepared = prepare_lib.prepare(config, workdir)
-    model = captioner_eval.load_trained_captioner(config, workdir,
+    model = trained.load_trained_captioner(config, workdir,
                                                   prepared.tokenizer.vocabulary_size)
     path = os.path.join(workdir, "export", "captioner")
     export_captioner(model, prepared.tokenizer, path, config.pipeline.captioner_image_size,

@@ -4,7 +4,7 @@ import re
 import unicodedata
 from typing import Optional
 
-from caption_aug.data import text_io
+from caption_aug.text import text_io
 
 _WHITESPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc

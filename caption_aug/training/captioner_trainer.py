@@ -9,12 +9,11 @@ the reference's teacher-forced BLEU overstates quality), plus on caption_shapes 
 captions entirely true; the best epoch by `captioner.select_by` (all-true or BLEU-4) is kept in
 `WORKDIR/captioner/best/`, the learning rates decay after `lr_decay_patience` epochs without gain
 and training stops after `early_stopping_patience`. Rerunning with the same workdir resumes from
-`WORKDIR/captioner/latest/`. TensorBoard (`WORKDIR/tensorboard/captioner/`): losses, BLEU, learning
-rates, sample captions (text) and attention maps (images). `WORKDIR/captioner/training.json`
-holds the per-epoch history.
+`WORKDIR/captioner/checkpoints/`. TensorBoard (`WORKDIR/tensorboard/captioner/`): losses, BLEU,
+learning rates, sample captions (text) and attention maps (images).
+`WORKDIR/captioner/training.json` holds the per-epoch history.
 """
 
-import json
 import os
 import time
 from typing import Optional
@@ -24,21 +23,23 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import grounding
 from caption_aug.evaluation import captioner_eval
 from caption_aug.models.captioner import (attention_supervision_loss, build_captioner,
                                           caption_loss, teacher_forcing)
-from caption_aug.training import checkpoints
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
-from caption_aug.training import progress
-from caption_aug.training import summaries
 from caption_aug.training.plateau import Plateau
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
 
-STAGE = captioner_eval.STAGE
+STAGE = layout.CAPTIONER
 _NUM_SAMPLE_CAPTIONS = 8
 
 
@@ -172,7 +173,6 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     """Trains (or resumes training) the captioner; returns the history summary it writes."""
     cfg = config.captioner
     keras.utils.set_random_seed(config.seed)
-    stage_dir = os.path.join(workdir, STAGE)
     tok = prepared.tokenizer
     max_tokens = config.data.max_caption_tokens
     train_images, validation_images = _loaders(config, prepared)
@@ -195,14 +195,14 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     position = epochs.EpochPosition()
     plateau = Plateau(cfg.lr_decay_patience, cfg.early_stopping_patience)
     ckpt = checkpoints.StageCheckpoints(
-        stage_dir, state=dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
+        workdir, STAGE, state=dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
                               decoder_optimizer=trainer.decoder_optimizer,
                               epoch_sums=trainer.epoch_sums, **position.trackables(),
                               **trainer.guard.trackables(), **plateau.trackables()),
         best=dict(model=model))
     resumed = ckpt.restore_latest()
-    history_path = os.path.join(stage_dir, "training.json")
-    history = _read_json(history_path, {"epochs": [], "train_seconds": 0.0})
+    history_path = os.path.join(layout.stage_dir(workdir, STAGE), "training.json")
+    history = metrics_lib.read_json(history_path, {"epochs": [], "train_seconds": 0.0})
     # Epochs recorded after the checkpoint a kill went back to are run again.
     history["epochs"] = [e for e in history["epochs"] if e["epoch"] <= position.epochs_done]
     writer = summaries.stage_writer(workdir, STAGE)
@@ -216,7 +216,7 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         # the untrained model's validation loss: where the curve starts
         history["initial_validation"] = trainer.validation_loss(validation_batches)
         summaries.write_scalars(writer, history["initial_validation"], 0, "validation")
-        _write_json(history_path, history)
+        metrics_lib.write_json(history_path, history)
 
     per_epoch = epochs.steps_per_epoch(len(prepared.splits["train"].flat_captions),
                                        config.pipeline.batch_size, cfg.steps_per_epoch)
@@ -255,7 +255,7 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         history["best"] = {"select_by": cfg.select_by, "value": float(plateau.best)}
         history["skipped_steps"] = trainer.guard.skipped_steps
         _log_epoch(writer, entry, generated, tok, config, step)
-        _write_json(history_path, history)
+        metrics_lib.write_json(history_path, history)
         if improved:
             ckpt.save_best(step)
         ckpt.save_latest(step)
@@ -315,20 +315,6 @@ def _log_epoch(writer, entry, generated, tok, config, step) -> None:
     kept = {k: v[:config.captioner.num_attention_maps] for k, v in generated.kept.items()}
     summaries.write_png(writer, "validation/attention_maps", captioner_eval.attention_png(
         kept, tok.keras_tokenizer, config.pipeline.captioner_normalization), step)
-
-
-def _read_json(path: str, default: dict) -> dict:
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    return default
-
-
-def _write_json(path: str, value: dict) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(path + ".tmp", path)
 
 
 def run_mode(config, workdir: str) -> dict:

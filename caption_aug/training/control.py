@@ -13,25 +13,26 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.evaluation import captioner_eval
 from caption_aug.training import captioner_trainer
-from caption_aug.training import checkpoints
 from caption_aug.training import joint_trainer
-from caption_aug.training import progress
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import trained
 
-STAGE = "captioner_control"
+STAGE = layout.CONTROL
 
 
 def train(config, workdir: str, prepared):
     """Trains (or resumes) the control captioner to `joint.iterations` updates; (model, metrics)."""
     keras.utils.set_random_seed(config.seed)
-    model = captioner_eval.load_trained_captioner(config, workdir,
-                                                  prepared.tokenizer.vocabulary_size)
+    model = trained.load_trained_captioner(config, workdir, prepared.tokenizer.vocabulary_size)
     trainer = captioner_trainer.CaptionerTrainer(config.captioner, model,
                                                  config.max_consecutive_skips)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpointer = checkpoints.resume_or_start(
-        os.path.join(workdir, STAGE, "checkpoints"),
+        layout.checkpoint_dir(workdir, STAGE),
         dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
              decoder_optimizer=trainer.decoder_optimizer, step=step, **trainer.guard.trackables()))
     updates, every = config.joint.iterations, config.joint.checkpoint_every

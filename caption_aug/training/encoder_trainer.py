@@ -7,10 +7,10 @@ the embedding, and the GAN's matching loss reads shape only through it (README, 
 
 Writes under the workdir: `encoder/checkpoints/` (encoder, optimizer, position; a rerun resumes at
 the next batch), `encoder/image_pretraining.json`, `encoder/metrics.json`, and TensorBoard scalars
-under `tensorboard/encoder/`. Later stages get the frozen encoder from `load_trained_encoder`.
+under `tensorboard/encoder/`. Later stages get the frozen encoder from
+`workdir.trained.load_trained_encoder`.
 """
 
-import json
 import os
 import time
 
@@ -18,18 +18,20 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
-from caption_aug.training import checkpoints
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
-from caption_aug.training import progress
-from caption_aug.training import summaries
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
 
-STAGE = "encoder"
+STAGE = layout.ENCODER
 PRETRAINING_JSON = "image_pretraining.json"
 
 
@@ -39,7 +41,7 @@ class EncoderTrainer:
     def __init__(self, config, data: prepare.PreparedData, workdir: str):
         self.config = config
         self.data = data
-        self.directory = os.path.join(workdir, STAGE)
+        self.directory = layout.stage_dir(workdir, STAGE)
         keras.utils.set_random_seed(config.seed)  # initial weights and dropout, per run
         tok = data.tokenizer
         size = config.pipeline.encoder_image_size
@@ -52,7 +54,7 @@ class EncoderTrainer:
         self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
                                               "encoder.learning_rate")
         self.checkpointer = checkpoints.resume_or_start(
-            os.path.join(self.directory, "checkpoints"),
+            layout.checkpoint_dir(workdir, STAGE),
             dict(encoder=self.encoder, optimizer=self.optimizer, **self.position.trackables(),
                  **self.guard.trackables(), image_pretrained=self.image_pretrained))
         self.tokens = {name: pipelines.frame_tokens(split.caption_tokens, tok,
@@ -125,9 +127,7 @@ class EncoderTrainer:
             config.seed, "sentence encoder image side")
         logging.info("pretrained image side on validation images: %s (%.0f s)",
                      result["validation_accuracy"], result["seconds"])
-        os.makedirs(self.directory, exist_ok=True)
-        with open(os.path.join(self.directory, PRETRAINING_JSON), "w") as f:
-            json.dump(result, f, indent=2)
+        metrics_lib.write_json(os.path.join(self.directory, PRETRAINING_JSON), result)
         self.image_pretrained.assign(True)
         self.checkpointer.save()
 
@@ -177,22 +177,6 @@ def _format(metrics: dict) -> str:
                      if key.startswith(("image_to_text", "text_to_image")))
 
 
-def load_trained_encoder(config, workdir: str, vocabulary_size: int
-                         ) -> sentence_encoder.SentenceEncoder:
-    """The trained encoder from the workdir's latest checkpoint, frozen (`trainable = False`), for
-    the GAN and stage 4; raises FileNotFoundError when `train_encoder` has not run there."""
-    directory = os.path.join(workdir, STAGE, "checkpoints")
-    latest = tf.train.latest_checkpoint(directory)
-    if latest is None:
-        raise FileNotFoundError(f"no sentence encoder checkpoint in {directory}: "
-                                "run --mode=train_encoder")
-    encoder = sentence_encoder.build_sentence_encoder(
-        config.encoder, vocabulary_size, config.pipeline.encoder_image_size)
-    checkpoints.restore_into(latest, dict(encoder=encoder))
-    encoder.trainable = False
-    return encoder
-
-
 def run_mode(config, workdir: str) -> dict:
     """`--mode=train_encoder`: train (or resume), evaluate retrieval, write and print metrics."""
     data = prepare.prepare(config, workdir)
@@ -201,15 +185,13 @@ def run_mode(config, workdir: str) -> dict:
     trainer.train(writer)
     metrics = {"epochs": trainer.position.epochs_done,
                "skipped_steps": trainer.guard.skipped_steps, **trainer.evaluate()}
-    pretraining = os.path.join(trainer.directory, PRETRAINING_JSON)
-    if os.path.exists(pretraining):
-        with open(pretraining) as f:
-            metrics["image_pretraining"] = json.load(f)
+    pretraining = metrics_lib.read_json(os.path.join(trainer.directory, PRETRAINING_JSON), {})
+    if pretraining:
+        metrics["image_pretraining"] = pretraining
     writer.flush()
-    with open(os.path.join(trainer.directory, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    path = metrics_lib.write_metrics(workdir, STAGE, metrics)
     print(f"sentence encoder, validation retrieval: {_format(metrics)}")
     print("chance: " + ", ".join(f"{k[len('chance_'):]} {v:.3f}" for k, v in metrics.items()
                                  if k.startswith("chance")))
-    print(f"metrics written to {os.path.join(trainer.directory, 'metrics.json')}")
+    print(f"metrics written to {path}")
     return metrics

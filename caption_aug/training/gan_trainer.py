@@ -13,97 +13,37 @@ fixed captions beside the real ones, and softmax(B)), `gan/architecture.json` (d
 `gan/metrics.json` (conditional attribute accuracy), and TensorBoard events under `tensorboard/gan/`.
 """
 
-import dataclasses
 import json
 import os
 import time
-from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import attribute_classifier
 from caption_aug.evaluation import gan_eval
 from caption_aug.models.stage2gan import conditioning as conditioning_lib
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
-from caption_aug.models.stage2gan import generator as generator_lib
 from caption_aug.models.stage2gan import losses
-from caption_aug.training import checkpoints
-from caption_aug.training import encoder_trainer
+from caption_aug.models.stage2gan.factory import GanModels, build_models
+from caption_aug.models.stateless import model_state
 from caption_aug.training import guard as guard_lib
-from caption_aug.training import progress
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
+from caption_aug.workdir import trained
 
-STAGE = "gan"
-
-
-@dataclasses.dataclass
-class GanModels:
-    """`conditioning.embed(tokens, padding_mask) -> [B, D]` is the caption embedding of both
-    networks (ids or one-hots; stage 4 calls it on relaxed captions). `generator_ema`, with
-    `gan.ema_decay` > 0, is the exponential moving average of the generator's weights: what the
-    GAN stage samples, scores and hands to stage 4."""
-    conditioning: object      # conditioning_lib.EncoderConditioning or CaptionConditioning
-    generator: generator_lib.Stage2Generator
-    discriminator: discriminator_lib.Stage2Discriminator
-    generator_ema: Optional[generator_lib.Stage2Generator] = None
-
-    @property
-    def sampling_generator(self) -> generator_lib.Stage2Generator:
-        return self.generator if self.generator_ema is None else self.generator_ema
-
-    @property
-    def text_embedding(self):
-        return self.conditioning.embed
-
-
-def build_models(gan_config, image_size: int, vocabulary_size: int, seed: int,
-                 architecture=None, conditioning=None) -> GanModels:
-    """The three models with their variables created; `architecture` (op names per edge) gives a
-    fixed derived discriminator instead of the supernet; `conditioning` (an EncoderConditioning,
-    see `load_conditioning`) replaces the trainable stand-in caption embedding."""
-    keras.utils.set_random_seed(seed)
-    if conditioning is None:
-        conditioning = conditioning_lib.CaptionConditioning(
-            vocabulary_size, gan_config.conditioning_token_dim, name="conditioning")
-        conditioning.build_for()
-    dim = conditioning.embedding_dim
-
-    def generator(name):
-        return generator_lib.Stage2Generator(image_size, gan_config.generator_channels,
-                                             embedding_dim=dim, noise_dim=gan_config.noise_dim,
-                                             upsampling=gan_config.generator_upsampling,
-                                             text_modulation=gan_config.generator_text_modulation,
-                                             name=name)
-
-    models = GanModels(
-        conditioning,
-        generator("generator"),
-        discriminator_lib.Stage2Discriminator(image_size, gan_config.discriminator_channels,
-                                              embedding_dim=dim, architecture=architecture,
-                                              seed=seed,
-                                              conditioning=gan_config.discriminator_conditioning,
-                                              name="discriminator"))
-    models.generator.build_for()
-    models.discriminator.build_for()
-    if gan_config.ema_decay:
-        models.generator_ema = generator("generator_ema")
-        models.generator_ema.build_for()
-        models.generator_ema.set_weights(models.generator.get_weights())
-    return models
+STAGE = layout.GAN
 
 
 def _adam(learning_rate: float, gan_config) -> keras.optimizers.Adam:
     return keras.optimizers.Adam(learning_rate, beta_1=gan_config.beta1, beta_2=gan_config.beta2)
-
-
-def _state(model) -> tuple:
-    """(trainable, non_trainable) values of `model`, for `stateless_call`."""
-    return ([v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables])
 
 
 class GanTrainer:
@@ -165,8 +105,8 @@ class GanTrainer:
         """One discriminator (and caption-embedding) update on real/right, real/wrong, fake/right."""
         cond, gen, disc = self.models.conditioning, self.models.generator, self.models.discriminator
         cond_vars = cond.trainable_variables
-        d_state = _state(disc)
-        g_state = _state(gen)
+        d_state = model_state(disc)
+        g_state = model_state(gen)
         with tf.GradientTape() as tape:
             tape.watch(d_state[0])
             right = cond.embed(batch["token_ids"], batch["padding_mask"])
@@ -235,8 +175,8 @@ class GanTrainer:
             beta = self.config.interpolation_beta
             mixed = beta * right + (1.0 - beta) * tf.roll(right, shift=1, axis=0)
             embedding = tf.concat([right, mixed], axis=0)
-        g_state = _state(gen)
-        d_state = _state(disc)
+        g_state = model_state(gen)
+        d_state = model_state(disc)
         ema_noise = (None if self.models.generator_ema is None
                      else self._sample_noise(tf.shape(right)[0]))
         offsets = self.matching_offsets(self.noise, tf.shape(right)[0])
@@ -274,7 +214,7 @@ class GanTrainer:
             return
         for average, weight in zip(ema.trainable_variables, gen.trainable_variables):
             average.assign(decay * average + (1.0 - decay) * weight)
-        trainable, non_trainable = _state(ema)
+        trainable, non_trainable = model_state(ema)
         _, statistics = ema.stateless_call(trainable, non_trainable,
                                            {"text_embedding": embedding, "noise": noise},
                                            training=True)
@@ -402,9 +342,9 @@ class Monitor:
 
     def __init__(self, workdir: str, trainer: GanTrainer, validation, tok, config):
         self.trainer = trainer
-        self.samples_dir = os.path.join(workdir, STAGE, "samples")
+        self.samples_dir = os.path.join(layout.stage_dir(workdir, STAGE), "samples")
         os.makedirs(self.samples_dir, exist_ok=True)
-        self.writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", STAGE))
+        self.writer = summaries.stage_writer(workdir, STAGE)
         self.figure = RealVersusGenerated(validation, tok, config,
                                           trainer.models.generator.image_size)
 
@@ -440,10 +380,11 @@ def load_architecture(path: str):
 def require_encoder(config, workdir: str) -> None:
     """Under `gan.conditioning = "encoder"`, fails at once when the workdir has no trained
     sentence encoder."""
-    directory = os.path.join(workdir, encoder_trainer.STAGE, "checkpoints")
-    if config.gan.conditioning == "encoder" and tf.train.latest_checkpoint(directory) is None:
-        raise FileNotFoundError(f'gan.conditioning="encoder" needs a trained sentence encoder, '
-                                f'and {directory} has none: run --mode=train_encoder first')
+    if config.gan.conditioning == "encoder" and not trained.has_checkpoint(workdir, layout.ENCODER):
+        raise FileNotFoundError(
+            f'gan.conditioning="encoder" needs a trained sentence encoder, and '
+            f'{layout.checkpoint_dir(workdir, layout.ENCODER)} has none: run '
+            f'--mode=train_encoder first')
 
 
 def load_conditioning(config, workdir: str, vocabulary_size: int):
@@ -453,7 +394,7 @@ def load_conditioning(config, workdir: str, vocabulary_size: int):
         return None
     require_encoder(config, workdir)
     return conditioning_lib.EncoderConditioning(
-        encoder_trainer.load_trained_encoder(config, workdir, vocabulary_size),
+        trained.load_trained_encoder(config, workdir, vocabulary_size),
         config.pipeline.encoder_image_size, config.encoder.image_normalization)
 
 
@@ -470,7 +411,7 @@ def train(config, workdir: str, prepared) -> GanTrainer:
                           load_architecture(gan.derived_architecture),
                           load_conditioning(config, workdir, prepared.tokenizer.vocabulary_size))
     trainer = GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
-    checkpointer = checkpoints.resume_or_start(os.path.join(workdir, STAGE, "checkpoints"),
+    checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE),
                                                trainer.checkpoint_objects())
     monitor = Monitor(workdir, trainer, validation, prepared.tokenizer, config)
     batches_taken = int(trainer.iteration) * (1 + gan.generator_steps)
@@ -501,7 +442,7 @@ def train(config, workdir: str, prepared) -> GanTrainer:
 
 def write_architecture(workdir: str, discriminator) -> dict:
     architecture = discriminator.derive()
-    path = os.path.join(workdir, STAGE, "architecture.json")
+    path = os.path.join(layout.stage_dir(workdir, STAGE), "architecture.json")
     with open(path, "w") as f:
         f.write(discriminator_lib.architecture_to_json(architecture))
     logging.info("discriminator architecture (%s): %s", path, architecture["architecture"])
@@ -512,7 +453,6 @@ def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
     """Conditional accuracy of the generator with chance and the classifier's ceiling (whether
     each attribute is `readable` at this size: ceiling >= 0.95), the real images' own and
     shuffled-caption scores, and the generator's diversity across noise."""
-    classifier_config = config.attribute_classifier
     image_size = config.pipeline.gan_image_size
     test = prepared.splits["test"]
     classifier = attribute_classifier.train_or_load(
@@ -552,6 +492,5 @@ def run_mode(config, workdir: str) -> dict:
         logging.info("GAN conditional accuracy: %s", json.dumps(metrics["conditional_accuracy"]))
     else:
         logging.info("no scene metadata (not caption_shapes): conditional accuracy not measured")
-    with open(os.path.join(workdir, STAGE, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    metrics_lib.write_metrics(workdir, STAGE, metrics)
     return metrics

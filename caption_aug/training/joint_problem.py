@@ -16,6 +16,7 @@ import tensorflow as tf
 from caption_aug.data import pipelines
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
+from caption_aug.models.stateless import model_state
 from caption_aug.training import hypergradient
 
 
@@ -38,12 +39,6 @@ class ProblemSettings:
     captioner_image_size: int
     alpha_c: float
     straight_through_temperature: float
-
-
-def model_state(model) -> tuple:
-    """(trainable, non_trainable) variable values of `model`, for `stateless_call`."""
-    return ([v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables])
 
 
 def captioner_batch_loss(captioner, weights, non_trainable, image, tokens, padding_mask,

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
+from caption_aug.models.stateless import model_state
 from caption_aug.training import guard as guard_lib
 from caption_aug.training import hypergradient
 from caption_aug.training import joint_problem
@@ -120,8 +121,8 @@ class JointStep:
     def arguments(self) -> tuple:
         """(W, G, E, A, B): the current weights the hypergradient starts from, as tensors."""
         m = self.models
-        return (joint_problem.model_state(m.captioner)[0], joint_problem.model_state(m.lm)[0],
-                joint_problem.model_state(m.generator)[0], tf.convert_to_tensor(self.weight_logits),
+        return (model_state(m.captioner)[0], model_state(m.lm)[0],
+                model_state(m.generator)[0], tf.convert_to_tensor(self.weight_logits),
                 tf.convert_to_tensor(m.discriminator.arch_weights))
 
     def _iteration(self, batches, with_hypergradient: bool):
@@ -176,7 +177,7 @@ class JointStep:
         """W <- W - opt(grad_W [L(real; W) + lambda L(S; W)]), S from the current G and E."""
         m, cap = self.models, self.config.captioner
         images, one_hots = joint_problem.synthetic_pairs(
-            m, *joint_problem.model_state(m.lm), *joint_problem.model_state(m.generator),
+            m, *model_state(m.lm), *model_state(m.generator),
             synthetic, self.settings)
         images, one_hots = tf.stop_gradient(images), tf.stop_gradient(one_hots)
         encoder_vars = m.captioner.encoder.trainable_variables

@@ -10,7 +10,6 @@ stage, hypergradient norms, the A histogram, the highest and lowest weighted cap
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -19,20 +18,22 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
-from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import lm_eval
-from caption_aug.training import checkpoints
+from caption_aug.models.stage2gan import factory as gan_factory
 from caption_aug.training import gan_trainer as gan_trainer_lib
 from caption_aug.training import joint_problem
 from caption_aug.training import joint_step as joint_step_lib
-from caption_aug.training import lm_trainer
-from caption_aug.training import progress
-from caption_aug.training import summaries
 from caption_aug.training import synthetic_captions
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
+from caption_aug.workdir import trained
 
-STAGE = "joint"
+STAGE = layout.JOINT
 SYNTHETIC_CAPTIONS = "synthetic_captions.jsonl"
 
 
@@ -48,17 +49,13 @@ class JointRun:
 def load_gan_trainer(config, workdir: str, vocabulary_size: int):
     """The GAN trainer restored from WORKDIR/gan/checkpoints (raises when train_gan has not run),
     its generator set to the moving average that the GAN stage sampled and scored."""
-    directory = os.path.join(workdir, gan_trainer_lib.STAGE, "checkpoints")
-    latest = checkpoints.latest_in(directory)
-    if latest is None:
-        raise FileNotFoundError(f"no GAN checkpoint in {directory}: run --mode=train_gan")
     gan = config.gan
-    models = gan_trainer_lib.build_models(
+    models = gan_factory.build_models(
         gan, config.pipeline.gan_image_size, vocabulary_size, config.seed,
         gan_trainer_lib.load_architecture(gan.derived_architecture),
         conditioning=gan_trainer_lib.load_conditioning(config, workdir, vocabulary_size))
     trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
-    checkpoints.restore_into(latest, trainer.checkpoint_objects())
+    checkpoints.restore_stage(workdir, layout.GAN, trainer.checkpoint_objects())
     trainer.generator_from_average()
     return trainer
 
@@ -66,10 +63,10 @@ def load_gan_trainer(config, workdir: str, vocabulary_size: int):
 def load_warm_models(config, workdir: str, prepared):
     """(JointModels, A, GAN trainer) from the stages' warm-up checkpoints in `workdir`."""
     vocabulary = prepared.tokenizer.vocabulary_size
-    lm, weight_logits = lm_trainer.load_trained_lm(
+    lm, weight_logits = trained.load_trained_lm(
         config, workdir, vocabulary, len(prepared.splits["train"].flat_captions))
     gan = load_gan_trainer(config, workdir, vocabulary)
-    captioner = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
+    captioner = trained.load_trained_captioner(config, workdir, vocabulary)
     models = joint_problem.JointModels(
         lm=lm, embed_text=gan.models.conditioning.embed, generator=gan.models.generator,
         discriminator=gan.models.discriminator, captioner=captioner,
@@ -84,7 +81,7 @@ def build_run(config, workdir: str, prepared) -> JointRun:
     optimizers = joint_step_lib.build_optimizers(config, models, weight_logits)
     step = joint_step_lib.JointStep(config, models, weight_logits, gan, optimizers)
     iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="joint_iteration")
-    checkpointer = checkpoints.resume_or_start(os.path.join(workdir, STAGE, "checkpoints"), dict(
+    checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE), dict(
         lm=models.lm, caption_weight_logits=weight_logits, gan=gan.checkpoint_objects(),
         captioner=models.captioner, iteration=iteration, gan_noise=step.gan_noise,
         guards={name: guard.trackables() for name, guard in step.guards.items()},
@@ -276,8 +273,7 @@ def train(config, workdir: str, prepared) -> tuple:
     }
     write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
                   run.step.models.discriminator)
-    with open(os.path.join(workdir, STAGE, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    metrics_lib.write_metrics(workdir, STAGE, metrics)
     return metrics, run
 
 

@@ -15,7 +15,6 @@ tokenizer is fitted on.
 
 import collections
 import dataclasses
-import json
 import os
 import time
 
@@ -24,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import corpus
 from caption_aug.data import example as example_lib
 from caption_aug.data import pipelines
@@ -33,13 +33,14 @@ from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.text import normalize
 from caption_aug.text import tokenizer as tokenizer_lib
-from caption_aug.training import checkpoints
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
-from caption_aug.training import progress
-from caption_aug.training import summaries
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import summaries
 
-STAGE = "lm"
+STAGE = layout.LM
 
 
 @dataclasses.dataclass
@@ -107,7 +108,8 @@ class LMTrainer:
     def __init__(self, config, lm_corpus: LMCorpus, workdir: str):
         self.config = config
         self.corpus = lm_corpus
-        self.directory = os.path.join(workdir, STAGE)
+        self.workdir = workdir
+        self.directory = layout.stage_dir(workdir, STAGE)
         keras.utils.set_random_seed(config.seed)  # initial weights and dropout, per run
         self.model = caption_lm.build_caption_lm(config.lm, lm_corpus.tokenizer.vocabulary_size)
         self.weight_logits = tf.Variable(
@@ -122,7 +124,7 @@ class LMTrainer:
         self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
                                               "lm.learning_rate")
         self.checkpointer = checkpoints.resume_or_start(
-            os.path.join(self.directory, "checkpoints"),
+            layout.checkpoint_dir(workdir, STAGE),
             dict(model=self.model, optimizer=self.optimizer,
                  caption_weight_logits=self.weight_logits, **self.position.trackables(),
                  **self.guard.trackables()))
@@ -238,23 +240,8 @@ class LMTrainer:
             tf.summary.text("eval/generated_captions", table)
         with open(os.path.join(self.directory, "examples.md"), "w") as f:
             f.write(table + "\n")
-        with open(os.path.join(self.directory, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
+        metrics_lib.write_metrics(self.workdir, STAGE, metrics)
         return metrics
-
-
-def load_trained_lm(config, workdir: str, vocabulary_size: int, num_train_captions: int):
-    """(model, caption weight logits A) restored from the workdir's latest LM checkpoint, for the
-    later stages; raises FileNotFoundError when `train_lm` has not run there."""
-    directory = os.path.join(workdir, STAGE, "checkpoints")
-    latest = tf.train.latest_checkpoint(directory)
-    if latest is None:
-        raise FileNotFoundError(f"no caption LM checkpoint in {directory}: run --mode=train_lm")
-    model = caption_lm.build_caption_lm(config.lm, vocabulary_size)
-    weight_logits = tf.Variable(tf.zeros([num_train_captions]), trainable=False,
-                                name="caption_weight_logits")
-    checkpoints.restore_into(latest, dict(model=model, caption_weight_logits=weight_logits))
-    return model, weight_logits
 
 
 def run_mode(config, workdir: str) -> dict:
@@ -273,5 +260,5 @@ def run_mode(config, workdir: str) -> dict:
              if "valid_scene_fraction" in metrics else ""))
     with open(os.path.join(trainer.directory, "examples.md")) as f:
         print(f.read())
-    print(f"metrics written to {os.path.join(trainer.directory, 'metrics.json')}")
+    print(f"metrics written to {metrics_lib.metrics_path(workdir, STAGE)}")
     return metrics

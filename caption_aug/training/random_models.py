@@ -14,6 +14,7 @@ from caption_aug.models import caption_lm
 from caption_aug.models import sentence_encoder
 from caption_aug.models.captioner import build_captioner
 from caption_aug.models.stage2gan import conditioning as conditioning_lib
+from caption_aug.models.stage2gan import factory as gan_factory
 from caption_aug.training import gan_trainer as gan_trainer_lib
 from caption_aug.training import joint_problem
 
@@ -40,7 +41,7 @@ def build(config, vocabulary_size: int):
             config.encoder, vocabulary_size, config.pipeline.encoder_image_size)
         conditioning = conditioning_lib.EncoderConditioning(
             encoder, config.pipeline.encoder_image_size, config.encoder.image_normalization)
-    gan_models = gan_trainer_lib.build_models(config.gan, config.pipeline.gan_image_size,
+    gan_models = gan_factory.build_models(config.gan, config.pipeline.gan_image_size,
                                               vocabulary_size, config.seed,
                                               conditioning=conditioning)
     gan = gan_trainer_lib.GanTrainer(config.gan, gan_models, config.seed,

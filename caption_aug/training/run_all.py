@@ -9,37 +9,25 @@ then WORKDIR/metrics.json and WORKDIR/report.md. Each finished phase is recorded
 metrics.json and skipped on a rerun; an interrupted phase resumes from its own checkpoints.
 """
 
-import json
 import os
 import time
 
 from absl import logging
 
+from caption_aug import progress
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import report
 from caption_aug.export import captioner_export
-from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
-from caption_aug.training import checkpoints
 from caption_aug.training import control
 from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
 from caption_aug.training import joint_trainer
 from caption_aug.training import lm_trainer
-from caption_aug.training import progress
 from caption_aug.training import run_estimate
-
-
-def load_joint_captioner(config, workdir: str, vocabulary_size: int):
-    """The captioner as the joint phase left it (its latest checkpoint)."""
-    model = build_captioner(config.captioner, vocabulary_size, config.pipeline.captioner_image_size)
-    directory = os.path.join(workdir, joint_trainer.STAGE, "checkpoints")
-    latest = checkpoints.latest_in(directory)
-    if latest is None:
-        raise FileNotFoundError(f"no joint checkpoint in {directory}: run --mode=joint")
-    checkpoints.restore_into(latest, dict(captioner=model))
-    return model
+from caption_aug.workdir import metrics as metrics_lib
+from caption_aug.workdir import trained
 
 
 def _evaluate_captioner(config, workdir, prepared, model, name: str) -> dict:
@@ -52,15 +40,15 @@ def _phases(config, workdir: str, prepared):
     vocabulary = prepared.tokenizer.vocabulary_size
 
     def captioner_before_joint():
-        model = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
+        model = trained.load_trained_captioner(config, workdir, vocabulary)
         return _evaluate_captioner(config, workdir, prepared, model, "captioner_before_joint")
 
     def captioner_after_joint():
-        model = load_joint_captioner(config, workdir, vocabulary)
+        model = trained.load_joint_captioner(config, workdir, vocabulary)
         return _evaluate_captioner(config, workdir, prepared, model, "captioner_after_joint")
 
     def export():
-        model = load_joint_captioner(config, workdir, vocabulary)
+        model = trained.load_joint_captioner(config, workdir, vocabulary)
         path = captioner_export.export_captioner(
             model, prepared.tokenizer, os.path.join(workdir, "export", "captioner"),
             config.pipeline.captioner_image_size, config.pipeline.captioner_normalization,
@@ -86,10 +74,7 @@ def run_mode(config, workdir: str) -> dict:
     """Runs every phase not yet finished in `workdir`, then writes metrics.json and report.md."""
     joint_trainer.require_supernet(config)   # before the hour of warm-up, not after
     path = os.path.join(workdir, "metrics.json")
-    metrics = {"phases": {}, "seconds": {}}
-    if os.path.exists(path):
-        with open(path) as f:
-            metrics = json.load(f)
+    metrics = metrics_lib.read_json(path, {"phases": {}, "seconds": {}})
     started = time.time()
     prepared = prepare_lib.prepare(config, workdir)
     if "data" not in metrics["seconds"]:
@@ -110,15 +95,10 @@ def run_mode(config, workdir: str) -> dict:
         metrics["phases"][name] = phase()
         metrics["seconds"][name] = round(metrics["seconds"].get(name, 0.0)
                                          + time.time() - started, 1)
-        _write_json(path, metrics)
+        metrics_lib.write_json(path, metrics)
         logging.info("phase %s: done in %.0f s", name, metrics["seconds"][name])
     report_path = report.write_report(workdir, metrics)
     print(f"all phases done in {sum(metrics['seconds'].values()):.0f} s of work; "
           f"metrics in {path}, report in {report_path}")
     return metrics
 
-
-def _write_json(path: str, value: dict) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2, default=str)
-    os.replace(path + ".tmp", path)

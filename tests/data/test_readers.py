@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 from caption_aug.data.example import SkipCounter
 from caption_aug.data.readers import (read_coco_captions, read_flickr8k, read_karpathy,
                                       read_tfds_coco_captions)
-from caption_aug.data.text_io import is_valid_utf8
+from caption_aug.text.text_io import is_valid_utf8
 from tests.conftest import COCO_SAMPLE_DIR as SAMPLE_DIR
 
 SAMPLE_JSON = os.path.join(SAMPLE_DIR, "captions_val2017_sample.json")

@@ -13,7 +13,7 @@ from caption_aug.data import prepare
 from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import eval_main
 from caption_aug.models.captioner import build_captioner
-from caption_aug.training import checkpoints
+from caption_aug.workdir import checkpoints
 from configs import captioner_tiny
 
 
@@ -28,7 +28,7 @@ def evaluated(tmp_path_factory):
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(config.captioner, data.tokenizer.vocabulary_size,
                             config.pipeline.captioner_image_size)
-    checkpoints.StageCheckpoints(os.path.join(workdir, "captioner"), state={"model": model},
+    checkpoints.StageCheckpoints(workdir, "captioner", state={"model": model},
                                  best={"model": model}).save_best(1)
     metrics = captioner_eval.run_mode(config, workdir)
     return config, workdir, data, metrics

@@ -14,8 +14,8 @@ from caption_aug.data import prepare
 from caption_aug.data.caption_shapes import grounding
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
-from caption_aug.training import checkpoints
 from caption_aug.training.plateau import Plateau
+from caption_aug.workdir import checkpoints
 from configs import captioner_tiny
 
 
@@ -136,5 +136,5 @@ def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_o
 
 
 def test_missing_checkpoint_names_the_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="best"):
-        checkpoints.restore_best(str(tmp_path / "captioner"), model=tf.Variable(1.0))
+    with pytest.raises(FileNotFoundError, match=r"captioner/best: run --mode=train_captioner"):
+        checkpoints.restore_stage(str(tmp_path), "captioner", dict(model=tf.Variable(1.0)), "best")

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from caption_aug import config_schema
 from caption_aug.training import encoder_trainer
+from caption_aug.workdir import trained
 from tests.training.test_lm_trainer import event_tags
 
 
@@ -39,7 +40,7 @@ def test_short_run_beats_chance_and_resumes(tmp_path):
     assert {"train/contrastive_loss", "validation/text_to_image_r5"} <= event_tags(
         os.path.join(workdir, "tensorboard", "encoder"))
 
-    frozen = encoder_trainer.load_trained_encoder(config, workdir, 300)
+    frozen = trained.load_trained_encoder(config, workdir, 300)
     assert not frozen.trainable_variables
     resumed = encoder_trainer.EncoderTrainer(config, encoder_trainer.prepare.prepare(
         config, workdir), workdir)

@@ -13,9 +13,10 @@ from tensorboard.backend.event_processing import event_accumulator
 from caption_aug import config_schema
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.models.stage2gan import architecture_from_json
-from caption_aug.training import checkpoints
+from caption_aug.models.stage2gan import factory as gan_factory
 from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
+from caption_aug.workdir import checkpoints
 
 SIZE = 16          # the smallest GAN size (two cells): keeps tracing short
 
@@ -111,7 +112,7 @@ def _batch(prepared, config):
 @pytest.mark.slow
 def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
     config = _config()
-    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
     trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batch = _batch(prepared, config)
     poisoned = dict(batch, image=np.full_like(batch["image"], np.nan))
@@ -131,7 +132,7 @@ def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
 @pytest.mark.slow
 def test_mode_seeking_steps_make_the_generator_use_its_noise(prepared):
     config = _config(mode_seeking_weight=10.0)
-    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
     trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     batch = _batch(prepared, config)
     first = {k: float(v) for k, v in trainer.generator_step(batch).items()}
@@ -148,7 +149,7 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
     path = os.path.join(workdir, "gan", "architecture.json")
     config = _config(derived_architecture=path, interpolation=True)
     architecture = gan_trainer.load_architecture(config.gan.derived_architecture)
-    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0,
+    models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0,
                                       architecture)
     assert not models.discriminator.is_supernet
     assert models.discriminator.derive()["architecture"] == architecture
@@ -165,11 +166,11 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
 @pytest.mark.slow
 def test_resumed_run_restores_the_trained_generator(first_run, workdir, prepared):
     config = _config()
-    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
     trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
     path = tf.train.latest_checkpoint(os.path.join(workdir, "gan", "checkpoints"))
     checkpoints.restore_into(path, trainer.checkpoint_objects())
-    fresh = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
+    fresh = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
     for name in ("generator", "generator_ema"):      # every weight trained, and restored
         restored, initial = getattr(models, name), getattr(fresh, name)
         assert all(not np.array_equal(a.numpy(), b.numpy())
@@ -195,7 +196,7 @@ def test_train_gan_conditioned_on_the_trained_sentence_encoder(tmp_path):
     prepared = prepare_lib.prepare(config, workdir)
     conditioning = gan_trainer.load_conditioning(config, workdir,
                                                  prepared.tokenizer.vocabulary_size)
-    models = gan_trainer.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0,
+    models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0,
                                       conditioning=conditioning)
     assert models.generator.embedding_dim == 32
     batch = _batch(prepared, config)

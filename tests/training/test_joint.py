@@ -18,15 +18,14 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
-from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
-from caption_aug.training import checkpoints
-from caption_aug.training import control as control_lib
 from caption_aug.training import hypergradient
 from caption_aug.training import joint_trainer
-from caption_aug.training import run_all
 from caption_aug.training import synthesize
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+from caption_aug.workdir import trained
 from configs import all_tiny
 from tests.conftest import train_main
 
@@ -187,12 +186,10 @@ def test_control_arm_takes_the_joint_phases_real_batches_without_synthetic_pairs
     learnt from synthetic pairs)."""
     workdir, config = str(all_run[0]), all_tiny.get_config()
     vocabulary = prepare_lib.prepare(config, workdir).tokenizer.vocabulary_size
-    warm = captioner_eval.load_trained_captioner(config, workdir, vocabulary)
-    joint = run_all.load_joint_captioner(config, workdir, vocabulary)
+    warm = trained.load_trained_captioner(config, workdir, vocabulary)
+    joint = trained.load_joint_captioner(config, workdir, vocabulary)
     control = build_captioner(config.captioner, vocabulary, config.pipeline.captioner_image_size)
-    checkpoints.restore_into(checkpoints.latest_in(os.path.join(workdir, control_lib.STAGE,
-                                                                "checkpoints")),
-                             dict(model=control))
+    checkpoints.restore_stage(workdir, layout.CONTROL, dict(model=control))
     weights = {name: _values(m.trainable_variables)
                for name, m in (("warm", warm), ("joint", joint), ("control", control))}
     assert _changed(weights["warm"], weights["control"])

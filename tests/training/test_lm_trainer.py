@@ -17,6 +17,7 @@ from caption_aug.data import example as example_lib
 from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.training import lm_trainer
+from caption_aug.workdir import trained
 from tests.conftest import REPO_ROOT
 
 
@@ -52,8 +53,8 @@ def test_train_resume_and_evaluate(tmp_path):
     untrained = lm_eval.perplexity(trainer.model, validation)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "lm"))
     trainer.train(writer)
-    trained = lm_eval.perplexity(trainer.model, validation)
-    assert trained < 0.3 * untrained
+    trained_perplexity = lm_eval.perplexity(trainer.model, validation)
+    assert trained_perplexity < 0.3 * untrained
     assert trainer.position.epochs_done == 2
     np.testing.assert_allclose(tf.sigmoid(trainer.weight_logits), 0.9, rtol=1e-6)  # A untouched
 
@@ -67,7 +68,7 @@ def test_train_resume_and_evaluate(tmp_path):
     np.testing.assert_array_equal(resumed.weight_logits.numpy(), trainer.weight_logits.numpy())
     for a, b in zip(resumed.model.weights, trainer.model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    _, weight_logits = lm_trainer.load_trained_lm(config, workdir, 300, 600)
+    _, weight_logits = trained.load_trained_lm(config, workdir, 300, 600)
     np.testing.assert_array_equal(weight_logits.numpy(), trainer.weight_logits.numpy())
 
     metrics = lm_trainer.run_mode(config, workdir)           # trains the third epoch, evaluates
@@ -85,7 +86,7 @@ def test_train_resume_and_evaluate(tmp_path):
     assert {"train/weighted_loss", "validation/perplexity", "eval/distinct_2",
             "eval/generated_captions"} <= tags
     # The saved preset is the final model: the same losses as the last checkpoint.
-    final, _ = lm_trainer.load_trained_lm(config, workdir, 300, 600)
+    final, _ = trained.load_trained_lm(config, workdir, 300, 600)
     config.lm.preset = os.path.join(workdir, "lm", "preset")
     from_preset = caption_lm.build_caption_lm(config.lm, 300)
     batch = next(iter(validation))

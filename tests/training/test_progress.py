@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from caption_aug.training import progress
+from caption_aug import progress
 
 
 def test_keras_fit_counts_every_step_and_finishes_at_the_total():

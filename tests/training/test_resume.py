@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 # Stage -> its checkpoint folder, in schedule order.
 _CHECKPOINTS = {"encoder": "encoder/checkpoints", "lm": "lm/checkpoints",
-                "gan": "gan/checkpoints", "captioner": "captioner/latest",
+                "gan": "gan/checkpoints", "captioner": "captioner/checkpoints",
                 "joint": "joint/checkpoints", "control": "captioner_control/checkpoints"}
 _COMPARED = [*_CHECKPOINTS.values(), "captioner/best"]
 

@@ -3,7 +3,7 @@
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
-from caption_aug.training import summaries
+from caption_aug.workdir import summaries
 
 
 def test_nested_dicts_become_one_scalar_per_leaf(tmp_path):

@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Optional
 from absl import logging
 
 from caption_aug.data.example import SkipCounter
-from caption_aug.data.text_io import read_text
+from caption_aug.text.text_io import read_text
 
 MALFORMED_ENTRY = "malformed_annotation_entry"
 MALFORMED_LINE = "malformed_annotation_line"

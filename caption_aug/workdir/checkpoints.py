@@ -3,8 +3,9 @@
 A stage names what it saves as a dict (nested dicts become nested checkpoints); `checkpoint_of`
 adds the Keras seed-generator states of every model in it, which `tf.train.Checkpoint` does not
 reach (without them a resumed run draws other dropout masks than an uninterrupted one), and
-`Checkpointer.save` refuses to write a non-finite variable. The captioner keeps two
-(`StageCheckpoints`): `latest/` to resume and `best/` by its selection metric.
+`Checkpointer.save` refuses to write a non-finite variable. Every stage resumes from
+`WORKDIR/<stage>/checkpoints/`; the captioner also keeps `best/` by its selection metric
+(`StageCheckpoints`); `restore_stage` loads either into a later stage's models.
 """
 
 import os
@@ -14,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+from caption_aug.workdir import layout
 
 SEED_STATES = "seed_states"
 
@@ -95,12 +98,13 @@ def resume_or_start(directory: str, objects: dict, max_to_keep: int = 2) -> Chec
 
 
 class StageCheckpoints:
-    """Latest state for resuming and best objects for evaluation/export, under one stage folder."""
+    """A stage's resumable state in `checkpoints/` and its best objects (for evaluation and
+    export) in `best/`."""
 
-    def __init__(self, stage_dir: str, state: dict, best: dict):
-        self.stage_dir = stage_dir
-        self._latest = Checkpointer(os.path.join(stage_dir, "latest"), state, max_to_keep=1)
-        self._best = Checkpointer(os.path.join(stage_dir, "best"), best, max_to_keep=1)
+    def __init__(self, workdir: str, stage: str, state: dict, best: dict):
+        self._latest = Checkpointer(layout.checkpoint_dir(workdir, stage), state, max_to_keep=1)
+        self._best = Checkpointer(layout.checkpoint_dir(workdir, stage, layout.BEST), best,
+                                  max_to_keep=1)
 
     def restore_latest(self) -> bool:
         return self._latest.restore()
@@ -118,13 +122,14 @@ def restore_into(path: str, objects: dict) -> None:
     checkpoint_of(objects).restore(path).expect_partial().assert_existing_objects_matched()
 
 
-def restore_best(stage_dir: str, **objects) -> str:
-    """Loads the best checkpoint of a stage into `objects` (e.g. model=...); its path, or raises
-    FileNotFoundError naming the folder when the stage has not been trained there."""
-    path = latest_in(os.path.join(stage_dir, "best"))
+def restore_stage(workdir: str, stage: str, objects: dict, kind: str = layout.CHECKPOINTS) -> str:
+    """Loads a stage's latest save (or, with kind BEST, its best) into `objects`; its path, or
+    FileNotFoundError naming the folder and the mode that writes it."""
+    directory = layout.checkpoint_dir(workdir, stage, kind)
+    path = latest_in(directory)
     if not path:
-        raise FileNotFoundError(f"no trained checkpoint in {os.path.join(stage_dir, 'best')}: "
-                                "run the stage's training mode with this workdir first")
+        raise FileNotFoundError(f"no trained checkpoint of {stage} in {directory}: run "
+                                f"--mode={layout.TRAINED_BY[stage]} with this workdir first")
     restore_into(path, objects)
     return path
 
