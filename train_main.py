@@ -32,10 +32,10 @@ MODES = {
     "train_gan": "caption_aug.training.gan_trainer",  # stage 2 (Stage2GAN)
     # --- stage 4 and the whole schedule ---
     "all": "caption_aug.training.run_all",
-    "joint": "caption_aug.training.joint_trainer",
-    "synthesize": "caption_aug.training.synthesize",
-    "dry_run": "caption_aug.training.dry_run",
-    "check_hypergradient": "caption_aug.training.hypergradient_check",
+    "joint": "caption_aug.training.joint.trainer",
+    "synthesize": "caption_aug.training.joint.synthesize",
+    "dry_run": "caption_aug.training.checks.dry_run",
+    "check_hypergradient": "caption_aug.training.checks.hypergradient_check",
     # --- end stage 4 ---
 }
 

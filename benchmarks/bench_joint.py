@@ -45,7 +45,9 @@ def _load_config(path: str):
 
 def _setup(config):
     import tensorflow as tf
-    from caption_aug.training import captioner_trainer, joint_step, random_models
+    from caption_aug.training import captioner_trainer
+    from caption_aug.training.checks import random_models
+    from caption_aug.training.joint import step as joint_step
     config = random_models.offline_copy(config)
     vocabulary = config.tokenizer.vocab_size
     models, weight_logits, gan = random_models.build(config, vocabulary)
@@ -70,7 +72,7 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def _timings(config, step, batches, plain_captioner, repeats: int) -> dict:
     import tensorflow as tf
-    from caption_aug.training import hypergradient
+    from caption_aug.training.joint import hypergradient
 
     def hypergradient_only():
         return hypergradient.compute(config.joint.hypergradient, step.problem(batches),
@@ -116,7 +118,8 @@ def _peak_memory(kind: str) -> dict:
         run = lambda: step(batches, True)  # noqa: E731
     else:  # only what a plain captioner step needs
         from caption_aug.models.captioner import build_captioner
-        from caption_aug.training import captioner_trainer, random_models
+        from caption_aug.training import captioner_trainer
+        from caption_aug.training.checks import random_models
         config = random_models.offline_copy(_load_config(_CONFIG.value))
         vocabulary = config.tokenizer.vocab_size
         model = build_captioner(config.captioner, vocabulary, config.pipeline.captioner_image_size)

@@ -15,7 +15,8 @@ from ml_collections import config_flags
 
 from caption_aug import config_schema
 from caption_aug.models.stage2gan import discriminator
-from caption_aug.training import gan_trainer, joint_trainer, run_all
+from caption_aug.training import gan_trainer, run_all
+from caption_aug.training.joint import trainer as joint_trainer
 from configs import ablation, coco_karpathy, flickr8k, shapes_long
 from tests.conftest import REPO_ROOT
 

@@ -13,7 +13,6 @@ checked like any others (bad ones counted and logged), split by image with
 tokenizer is fitted on.
 """
 
-import collections
 import dataclasses
 import os
 import time
@@ -28,10 +27,9 @@ from caption_aug.data import corpus
 from caption_aug.data import example as example_lib
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
-from caption_aug.data.readers import common
+from caption_aug.data.readers import text_only
 from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
-from caption_aug.text import normalize
 from caption_aug.text import tokenizer as tokenizer_lib
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
@@ -52,27 +50,6 @@ class LMCorpus:
     caption_shapes: bool          # whether generated captions can be parsed into scenes
 
 
-def read_text_only_captions(path: str, max_words: int, skips: example_lib.SkipCounter) -> list:
-    """Examples (image id, normalised captions, no image) from a COCO captions JSON."""
-    annotations = common.json_list(common.load_json(path), "annotations", path)
-    entries = [ann for ann in annotations if isinstance(ann, dict)]
-    for _ in range(len(annotations) - len(entries)):
-        skips.skip(common.MALFORMED_ENTRY)
-    entries = common.first_of_each_id(entries, skips)
-    by_image = collections.defaultdict(list)
-    for ann in entries:
-        caption, image_id = ann.get("caption"), ann.get("image_id")
-        if not isinstance(caption, str) or not isinstance(image_id, int):
-            skips.skip(common.MALFORMED_ENTRY, f"annotation {ann.get('id')}")
-            continue
-        problem = normalize.caption_problem(caption, max_words)
-        if problem:
-            skips.skip(problem, f"annotation {ann.get('id')}: {caption[:60]!r}")
-            continue
-        by_image[image_id].append(normalize.normalize_caption(caption))
-    return [example_lib.Example(image_id, "", tuple(caps)) for image_id, caps in by_image.items()]
-
-
 def load_corpus(config, workdir: str) -> LMCorpus:
     """The prepared dataset's captions, or those of `config.lm.text_only_source`."""
     if not config.lm.text_only_source:
@@ -80,7 +57,7 @@ def load_corpus(config, workdir: str) -> LMCorpus:
         return LMCorpus(data.splits["train"], data.splits["validation"], data.tokenizer,
                         config.data.source == "caption_shapes")
     skips = example_lib.SkipCounter()
-    examples = read_text_only_captions(config.lm.text_only_source, config.data.max_caption_words,
+    examples = text_only.read_text_only_captions(config.lm.text_only_source, config.data.max_caption_words,
                                        skips)
     if skips.total():
         logging.warning("%s: skipped %s", config.lm.text_only_source, skips.as_dict())

@@ -20,12 +20,12 @@ from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import report
 from caption_aug.export import captioner_export
 from caption_aug.training import captioner_trainer
-from caption_aug.training import control
 from caption_aug.training import encoder_trainer
 from caption_aug.training import gan_trainer
-from caption_aug.training import joint_trainer
 from caption_aug.training import lm_trainer
 from caption_aug.training import run_estimate
+from caption_aug.training.joint import control
+from caption_aug.training.joint import trainer as joint_trainer
 from caption_aug.workdir import metrics as metrics_lib
 from caption_aug.workdir import trained
 

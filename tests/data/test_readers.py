@@ -109,10 +109,10 @@ def test_coco_keeps_the_first_annotation_of_a_repeated_id_and_counts_the_others(
 
 
 def test_text_only_captions_keep_the_first_annotation_of_a_repeated_id(tmp_path):
-    from caption_aug.training import lm_trainer  # the LM's reader of a COCO JSON without images
+    from caption_aug.data.readers import text_only
     path = _write_json(tmp_path / "captions.json", _REPEATED_IDS)
     skips = SkipCounter()
-    examples = lm_trainer.read_text_only_captions(path, 50, skips)
+    examples = text_only.read_text_only_captions(path, 50, skips)
     assert sorted((example.image_id, example.captions) for example in examples) == [
         (1, ("the first with id 11",)), (2, ("the only with id 12",))]
     assert dict(skips.counts) == {"annotation_duplicate_id": 2}

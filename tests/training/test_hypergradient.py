@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from caption_aug.training import hypergradient
+from caption_aug.training.joint import hypergradient
 
 VOCABULARY = 8
 NOISE = 4

@@ -20,9 +20,9 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
 from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
-from caption_aug.training import hypergradient
-from caption_aug.training import joint_trainer
-from caption_aug.training import synthesize
+from caption_aug.training.joint import hypergradient
+from caption_aug.training.joint import synthesize
+from caption_aug.training.joint import trainer as joint_trainer
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 from caption_aug.workdir import trained

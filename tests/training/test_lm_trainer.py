@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from caption_aug import config_schema
 from caption_aug.data import example as example_lib
+from caption_aug.data.readers import text_only
 from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.training import lm_trainer
@@ -115,7 +116,7 @@ def test_text_only_source_reads_captions_without_images(tmp_path):
     assert os.path.isfile(tmp_path / "work" / "tokenizer" / "vocab.json")
     assert len(corpus.train.caption_tokens) == 28
     skips = example_lib.SkipCounter()
-    lm_trainer.read_text_only_captions(str(path), 50, skips)
+    text_only.read_text_only_captions(str(path), 50, skips)
     assert skips.counts == {"caption_empty": 1, "malformed_annotation_entry": 2}
 
 

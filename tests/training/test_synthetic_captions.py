@@ -9,8 +9,8 @@ import ml_collections
 import numpy as np
 
 from caption_aug.models import caption_lm
-from caption_aug.training import joint_trainer
-from caption_aug.training import synthetic_captions
+from caption_aug.training.joint import caption_sampler
+from caption_aug.training.joint import trainer as joint_trainer
 
 WORDS = "a red blue green circle star square above below left of right and two shapes".split()
 
@@ -34,7 +34,7 @@ def _sampler(model, sampler="top_k", seed=0):
     split = types.SimpleNamespace(flat_captions=[
         "a red circle", "a blue star above a green square", "two shapes a red star and a circle",
         "a green circle left of a blue square", "a blue square", "a red star below a circle"])
-    return synthetic_captions.CaptionSampler(model, _Tokenizer(), split, generation, noise_dim=3,
+    return caption_sampler.CaptionSampler(model, _Tokenizer(), split, generation, noise_dim=3,
                                              seed=seed)
 
 
@@ -52,7 +52,7 @@ def test_a_top_k_draw_depends_on_seed_and_draw_number_not_on_earlier_draws():
     np.testing.assert_array_equal(first["noise"], again["noise"])
     fresh = _sampler(model).sample(4, draw=3)  # a resumed run builds a new sampler
     np.testing.assert_array_equal(first["token_ids"], fresh["token_ids"])
-    texts = synthetic_captions.caption_texts(first["token_ids"], _Tokenizer())
+    texts = caption_sampler.caption_texts(first["token_ids"], _Tokenizer())
     assert len(texts) == 4 and all(t.split()[:2] for t in texts)
 
 
@@ -62,25 +62,25 @@ def _line(draw, captions=("a red circle",)):
 
 def test_resume_keeps_only_the_draws_before_the_restored_iteration():
     lines = [_line(0), _line(1), _line(2), _line(3), _line(4), '{"draw": 5, "capt']
-    assert synthetic_captions.kept_lines(lines, 3) == lines[:3]
-    assert synthetic_captions.kept_lines(lines, 0) == []
-    assert synthetic_captions.kept_lines(lines, 10) == lines[:5]  # the torn last line goes
+    assert caption_sampler.kept_lines(lines, 3) == lines[:3]
+    assert caption_sampler.kept_lines(lines, 0) == []
+    assert caption_sampler.kept_lines(lines, 10) == lines[:5]  # the torn last line goes
     # A draw logged twice (a second kill before its checkpoint) is kept once.
-    assert synthetic_captions.kept_lines([_line(0), _line(1), _line(1, ["x"])], 5) == [
+    assert caption_sampler.kept_lines([_line(0), _line(1), _line(1, ["x"])], 5) == [
         _line(0), _line(1)]
-    assert synthetic_captions.kept_lines(["not json\n", "[1, 2]\n", _line(0).rstrip("\n")], 1) == [
+    assert caption_sampler.kept_lines(["not json\n", "[1, 2]\n", _line(0).rstrip("\n")], 1) == [
         _line(0)]
 
 
 def test_log_round_trip_truncation_and_metrics(tmp_path):
     path = str(tmp_path / "synthetic_captions.jsonl")
-    synthetic_captions.truncate_log(path, 0)  # no log yet: nothing to do
-    assert synthetic_captions.read_log(path) == {}
+    caption_sampler.truncate_log(path, 0)  # no log yet: nothing to do
+    assert caption_sampler.read_log(path) == {}
     for draw in range(4):
-        synthetic_captions.append_draw(path, draw, [f"a red circle {WORDS[draw]}", "a blue star"])
-    synthetic_captions.truncate_log(path, 2)  # resumed at the checkpoint of iteration 2
-    synthetic_captions.append_draw(path, 2, ["a green square above a red star", "a blue star"])
-    draws = synthetic_captions.read_log(path)
+        caption_sampler.append_draw(path, draw, [f"a red circle {WORDS[draw]}", "a blue star"])
+    caption_sampler.truncate_log(path, 2)  # resumed at the checkpoint of iteration 2
+    caption_sampler.append_draw(path, 2, ["a green square above a red star", "a blue star"])
+    draws = caption_sampler.read_log(path)
     assert list(draws) == [0, 1, 2]
     assert draws[2] == ["a green square above a red star", "a blue star"]
     report = joint_trainer.synthetic_caption_report(path, ["a blue star"], True, iterations=3)

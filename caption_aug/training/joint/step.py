@@ -15,8 +15,8 @@ from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
 from caption_aug.models.stateless import model_state
 from caption_aug.training import guard as guard_lib
-from caption_aug.training import hypergradient
-from caption_aug.training import joint_problem
+from caption_aug.training.joint import hypergradient
+from caption_aug.training.joint import problem as joint_problem
 
 HYPER_EPSILON = 1e-30
 

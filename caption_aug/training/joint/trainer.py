@@ -24,9 +24,9 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import lm_eval
 from caption_aug.models.stage2gan import factory as gan_factory
 from caption_aug.training import gan_trainer as gan_trainer_lib
-from caption_aug.training import joint_problem
-from caption_aug.training import joint_step as joint_step_lib
-from caption_aug.training import synthetic_captions
+from caption_aug.training.joint import caption_sampler
+from caption_aug.training.joint import problem as joint_problem
+from caption_aug.training.joint import step as joint_step_lib
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
@@ -41,7 +41,7 @@ SYNTHETIC_CAPTIONS = "synthetic_captions.jsonl"
 class JointRun:
     """Everything the joint phase trains and how it is saved."""
     step: joint_step_lib.JointStep
-    sampler: synthetic_captions.CaptionSampler
+    sampler: caption_sampler.CaptionSampler
     iteration: tf.Variable
     checkpointer: checkpoints.Checkpointer
 
@@ -87,7 +87,7 @@ def build_run(config, workdir: str, prepared) -> JointRun:
         guards={name: guard.trackables() for name, guard in step.guards.items()},
         **{f"{field.name}_optimizer": getattr(optimizers, field.name)
            for field in dataclasses.fields(optimizers)}))
-    sampler = synthetic_captions.CaptionSampler(
+    sampler = caption_sampler.CaptionSampler(
         models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
         config.gan.noise_dim, config.seed)
     return JointRun(step, sampler, iteration, checkpointer)
@@ -162,7 +162,7 @@ def synthetic_caption_report(log_path: str, flat_captions, caption_shapes: bool,
                              iterations: int) -> dict:
     """`lm_eval.generation_metrics` over every synthetic caption the phase drew (the log at
     `log_path`), with how many draws and captions that is."""
-    draws = synthetic_captions.read_log(log_path)
+    draws = caption_sampler.read_log(log_path)
     if len(draws) != iterations:
         logging.warning("%s holds %d draws, the joint phase made %d: its synthetic-caption "
                         "metrics cover only those", log_path, len(draws), iterations)
@@ -229,7 +229,7 @@ def train(config, workdir: str, prepared) -> tuple:
     flat_captions = prepared.splits["train"].flat_captions
     os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
     log_path = os.path.join(workdir, STAGE, SYNTHETIC_CAPTIONS)
-    synthetic_captions.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
+    caption_sampler.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
     monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
     seconds = {"with_hypergradient": [], "without_hypergradient": []}
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
@@ -241,7 +241,7 @@ def train(config, workdir: str, prepared) -> tuple:
         with_hypergradient = step % joint.hypergradient_every == 0
         started = time.time()
         batches = next_batches(streams, run.sampler, config, draw=step)
-        synthetic_captions.append_draw(log_path, step, synthetic_captions.caption_texts(
+        caption_sampler.append_draw(log_path, step, caption_sampler.caption_texts(
             batches["synthetic"]["token_ids"], prepared.tokenizer))
         figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
         run.step.check_guards()

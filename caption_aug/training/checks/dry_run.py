@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from caption_aug.training import joint_step as joint_step_lib
-from caption_aug.training import random_models
+from caption_aug.training.checks import random_models
+from caption_aug.training.joint import step as joint_step_lib
 
 ITERATIONS = 3  # the first one traces and compiles; the others show the steady speed
 

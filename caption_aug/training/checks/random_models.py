@@ -16,7 +16,7 @@ from caption_aug.models.captioner import build_captioner
 from caption_aug.models.stage2gan import conditioning as conditioning_lib
 from caption_aug.models.stage2gan import factory as gan_factory
 from caption_aug.training import gan_trainer as gan_trainer_lib
-from caption_aug.training import joint_problem
+from caption_aug.training.joint import problem as joint_problem
 
 NUM_CAPTIONS = 1000  # length of the random A: any caption_index drawn below is in range
 

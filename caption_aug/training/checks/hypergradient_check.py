@@ -22,9 +22,9 @@ import time
 import keras
 import tensorflow as tf
 
-from caption_aug.training import hypergradient
-from caption_aug.training import joint_step as joint_step_lib
-from caption_aug.training import random_models
+from caption_aug.training.checks import random_models
+from caption_aug.training.joint import hypergradient
+from caption_aug.training.joint import step as joint_step_lib
 
 
 def agreement(approximate: tf.Tensor, exact: tf.Tensor) -> dict:

@@ -17,7 +17,7 @@ from caption_aug.data import pipelines
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
 from caption_aug.models.stateless import model_state
-from caption_aug.training import hypergradient
+from caption_aug.training.joint import hypergradient
 
 
 @dataclasses.dataclass

@@ -16,7 +16,7 @@ from absl import logging
 from caption_aug import progress
 from caption_aug.evaluation import captioner_eval
 from caption_aug.training import captioner_trainer
-from caption_aug.training import joint_trainer
+from caption_aug.training.joint import trainer as joint_trainer
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 from caption_aug.workdir import trained

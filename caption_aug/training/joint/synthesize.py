@@ -18,7 +18,7 @@ from absl import logging
 
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.training import gan_trainer as gan_trainer_lib
-from caption_aug.training import joint_trainer
+from caption_aug.training.joint import trainer as joint_trainer
 
 
 def write_pairs(directory: str, images: np.ndarray, captions, start_id: int) -> list:
