@@ -38,7 +38,7 @@ import tensorflow as tf  # noqa: E402
 from caption_aug import config_schema  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.models.captioner.beam_search import beam_search  # noqa: E402
-from caption_aug.training.captioner_trainer import CaptionerTrainer  # noqa: E402
+from caption_aug.training.captioner_trainer import CaptionerStep  # noqa: E402
 import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 from caption_aug.config_schema import PAPER_DECODER  # noqa: E402
 
@@ -88,7 +88,7 @@ def time_train_step(case, jit, steps):
     keras.utils.set_random_seed(0)
     model_config = captioner_config(backbone, channels, encoded, dims, jit, *overrides)
     model = build_captioner(model_config, vocab, size)
-    trainer = CaptionerTrainer(model_config, model, max_consecutive_skips=20)
+    trainer = CaptionerStep(model_config, model, max_consecutive_skips=20)
     data = {"image": tf.random.normal([batch, size, size, channels]),
             "token_ids": tf.random.uniform([batch, length + 1], 2, vocab, tf.int32),
             "padding_mask": tf.ones([batch, length + 1], tf.bool)}

@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
@@ -26,8 +27,10 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_encoder.json", "JSON
 def main(_):
     config = shapes.get_config()
     with tempfile.TemporaryDirectory() as workdir:
-        trainer = encoder_trainer.EncoderTrainer(config, prepare.prepare(config, workdir), workdir)
-        batches = list(trainer.train_batches(0).take(_STEPS.value + 3))
+        data = prepare.prepare(config, workdir)
+        trainer = encoder_trainer.build_step(config, data.tokenizer.vocabulary_size)
+        datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
+        batches = list(encoder_trainer.train_batches(config, datasets, 0).take(_STEPS.value + 3))
         for batch in batches[:3]:
             trainer.train_step(batch)
         start, pairs = time.perf_counter(), 0

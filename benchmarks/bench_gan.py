@@ -18,6 +18,7 @@ from absl import flags
 from absl import logging
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.models.stage2gan import discriminator  # noqa: E402
 from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
@@ -49,8 +50,9 @@ def iterations_per_second(size: int, workdir: str, iterations: int, derived: boo
         architecture = ["sep_conv_3x3"] * len(discriminator.edge_strides(size))
     models = gan_factory.build_models(config.gan, size, data.tokenizer.vocabulary_size, 0,
                                       architecture)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
-    batches = iter(gan_trainer.training_batches(data.splits["train"], data.tokenizer, config, size))
+    trainer = gan_trainer.GanStep(config.gan, models, 0, config.max_consecutive_skips)
+    batches = iter(gan_trainer.training_batches(
+        config, pipelines.Datasets(config, data.splits, data.tokenizer)))
     trainer.train_iteration(batches)   # traces both steps
     start = time.perf_counter()
     for _ in range(iterations):

@@ -51,11 +51,10 @@ def _setup(config):
     config = random_models.offline_copy(config)
     vocabulary = config.tokenizer.vocab_size
     models, weight_logits, gan = random_models.build(config, vocabulary)
-    step = joint_step.JointStep(config, models, weight_logits, gan,
-                                joint_step.build_optimizers(config, models, weight_logits))
+    step = joint_step.JointStep(config, models, weight_logits, gan)
     batches = random_models.batches(config, vocabulary, seed=0)
     batches = tf.nest.map_structure(tf.convert_to_tensor, batches)
-    plain_captioner = captioner_trainer.CaptionerTrainer(config.captioner, models.captioner,
+    plain_captioner = captioner_trainer.CaptionerStep(config.captioner, models.captioner,
                                                          config.max_consecutive_skips)
     return config, step, batches, plain_captioner
 
@@ -123,7 +122,7 @@ def _peak_memory(kind: str) -> dict:
         config = random_models.offline_copy(_load_config(_CONFIG.value))
         vocabulary = config.tokenizer.vocab_size
         model = build_captioner(config.captioner, vocabulary, config.pipeline.captioner_image_size)
-        trainer = captioner_trainer.CaptionerTrainer(config.captioner, model,
+        trainer = captioner_trainer.CaptionerStep(config.captioner, model,
                                                      config.max_consecutive_skips)
         real = tf.nest.map_structure(tf.convert_to_tensor,
                                      random_models.batches(config, vocabulary, seed=0)["real"])

@@ -25,35 +25,36 @@ _BATCHES = flags.DEFINE_integer("batches", 3, "Timed generation batches (after o
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_lm.json", "JSON output.")
 
 
-def training_speed(trainer, steps):
+def training_speed(config, lm_corpus, step, steps):
     """Training tokens/s (non-padding and padded) over `steps` steps of the weighted LM loss."""
-    batches = list(trainer.dataset(trainer.corpus.train, training=True).take(steps + 5))
+    datasets = lm_trainer.corpus_datasets(config, lm_corpus)
+    batches = list(datasets.lm("train", training=True).take(steps + 5))
     for batch in batches[:5]:
-        trainer.train_step(batch)
+        step.train_step(batch)
     start, tokens, padded = time.perf_counter(), 0, 0
     for batch in batches[5:steps + 5]:
-        loss, _ = trainer.train_step(batch)
+        loss, _ = step.train_step(batch)
         tokens += int(batch["padding_mask"].numpy().sum())
         padded += int(batch["padding_mask"].numpy().size)
     float(loss)
     seconds = time.perf_counter() - start
-    return {"steps": steps, "batch_size": trainer.config.pipeline.batch_size,
+    return {"steps": steps, "batch_size": config.pipeline.batch_size,
             "seconds": round(seconds, 3), "tokens_per_s": round(tokens / seconds, 1),
             "padded_tokens_per_s": round(padded / seconds, 1)}
 
 
-def generation_speed(trainer, sampler, num_beams, batches):
+def generation_speed(config, lm_corpus, model, sampler, num_beams, batches):
     """Captions/s for `batches` batches of 64 prompts (after one warm-up batch that traces)."""
-    gen = trainer.config.lm.generation
+    gen = config.lm.generation
     gen.sampler, gen.num_beams = sampler, num_beams
-    tok = trainer.corpus.tokenizer
-    captions = trainer.corpus.train.flat_captions[:gen.batch_size * (batches + 1)]
+    tok = lm_corpus.tokenizer
+    captions = lm_corpus.train.flat_captions[:gen.batch_size * (batches + 1)]
     prompts = caption_lm.prompt_tokens(captions, tok, gen.prompt_words)
-    caption_lm.compile_for_generation(trainer.model, gen, seed=0)
-    caption_lm.generate_captions(trainer.model, tok, prompts[:gen.batch_size], gen.max_length,
+    caption_lm.compile_for_generation(model, gen, seed=0)
+    caption_lm.generate_captions(model, tok, prompts[:gen.batch_size], gen.max_length,
                                  gen.batch_size)
     start = time.perf_counter()
-    out = caption_lm.generate_captions(trainer.model, tok, prompts[gen.batch_size:],
+    out = caption_lm.generate_captions(model, tok, prompts[gen.batch_size:],
                                        gen.max_length, gen.batch_size)
     seconds = time.perf_counter() - start
     return {"sampler": sampler, "num_beams": num_beams, "batch_size": gen.batch_size,
@@ -64,14 +65,16 @@ def generation_speed(trainer, sampler, num_beams, batches):
 def main(_):
     config = shapes.get_config()
     with tempfile.TemporaryDirectory() as workdir:
-        trainer = lm_trainer.LMTrainer(config, lm_trainer.load_corpus(config, workdir), workdir)
+        lm_corpus = lm_trainer.load_corpus(config, workdir)
+        step = lm_trainer.build_step(config, lm_corpus)
         results = {"model": {k: config.lm[k] for k in ("num_layers", "hidden_dim", "num_heads")},
-                   "vocabulary_size": trainer.corpus.tokenizer.vocabulary_size,
-                   "training": training_speed(trainer, _STEPS.value)}
+                   "vocabulary_size": lm_corpus.tokenizer.vocabulary_size,
+                   "training": training_speed(config, lm_corpus, step, _STEPS.value)}
         print("training", json.dumps(results["training"]), flush=True)
         for name, sampler, beams in [("generation_beam2", "beam", 2),
                                      ("generation_greedy", "greedy", 1)]:
-            results[name] = generation_speed(trainer, sampler, beams, _BATCHES.value)
+            results[name] = generation_speed(config, lm_corpus, step.model, sampler, beams,
+                                             _BATCHES.value)
             print(name, json.dumps(results[name]), flush=True)
     results["cpu_count"] = os.cpu_count()
     results_file.write(_OUT.value, results)

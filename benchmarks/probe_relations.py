@@ -80,12 +80,9 @@ def main(_):
     config.seed = _SEED.value
     config.captioner.update(ARMS[_ARM.value])
     data = prepare.prepare(config, _WORKDIR.value)
-    model = trained.load_trained_captioner(config, _WORKDIR.value,
-                                                  data.tokenizer.vocabulary_size)
+    model = trained.load_trained_captioner(config, _WORKDIR.value, data.tokenizer.vocabulary_size)
     batches = captioner_trainer.teacher_forced_validation(
-        config, data, pipelines.ImageLoader(data.splits["validation"],
-                                            config.pipeline.captioner_image_size,
-                                            config.data.cache_max_mb))
+        config, pipelines.Datasets(config, data.splits, data.tokenizer))
     results = {"workdir": _WORKDIR.value, "arm": _ARM.value, "seed": _SEED.value,
                **probe(model, batches, direction_token_ids(data.tokenizer.keras_tokenizer))}
     print(json.dumps(results))

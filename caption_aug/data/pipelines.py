@@ -204,3 +204,72 @@ def eval_dataset(split: corpus.Split, images: ImageLoader, batch_size: int,
     dataset = dataset.map(images.add_to_element, num_parallel_calls=AUTOTUNE).batch(batch_size)
     return dataset.map(lambda b: images.add_to_batch(b, normalization),
                        num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+class Datasets:
+    """Every consumer's pipeline over a prepared dataset's splits, at the config's sizes: the
+    captioner, matching (sentence encoder, GAN), LM and evaluation batches. Framed tokens and
+    image loaders are made once per split (and image size) and shared by the pipelines that
+    read them. Splits are given by name or as a `corpus.Split` (e.g. a filtered one)."""
+
+    def __init__(self, config, splits: dict, tokenizer: tokenizer_lib.CaptionTokenizer):
+        self.config = config
+        self.splits = splits
+        self.tokenizer = tokenizer
+        self._tokens = {}
+        self._images = {}
+
+    def split(self, split) -> corpus.Split:
+        return self.splits[split] if isinstance(split, str) else split
+
+    def tokens(self, split) -> tf.RaggedTensor:
+        """The split's captions framed with start/end tokens at `data.max_caption_tokens`."""
+        split = self.split(split)
+        if id(split) not in self._tokens:
+            self._tokens[id(split)] = (split, frame_tokens(
+                split.caption_tokens, self.tokenizer, self.config.data.max_caption_tokens))
+        return self._tokens[id(split)][1]
+
+    def images(self, split, size: int) -> ImageLoader:
+        split = self.split(split)
+        key = (id(split), size)
+        if key not in self._images:
+            self._images[key] = (split, ImageLoader(split, size, self.config.data.cache_max_mb))
+        return self._images[key][1]
+
+    def _batch_size(self, training: bool) -> int:
+        pipeline = self.config.pipeline
+        return pipeline.batch_size if training else pipeline.eval_batch_size
+
+    def lm(self, split, training: bool, seed: int = 0) -> tf.data.Dataset:
+        """`lm_dataset` batches (training: shuffled by `seed`, at the training batch size)."""
+        split = self.split(split)
+        return lm_dataset(split, self.tokens(split), self.tokenizer.pad_id,
+                          self._batch_size(training), self.config.pipeline.bucket_boundaries,
+                          training, seed)
+
+    def captioner(self, split, training: bool, seed: int,
+                  grounding: Optional[tuple] = None) -> tf.data.Dataset:
+        """`captioner_dataset` batches at the captioner's image size and normalisation."""
+        split, pipeline = self.split(split), self.config.pipeline
+        return captioner_dataset(
+            split, self.tokens(split), self.images(split, pipeline.captioner_image_size),
+            self.tokenizer.pad_id, self._batch_size(training), pipeline.bucket_boundaries,
+            pipeline.captioner_normalization, training=training, seed=seed, grounding=grounding)
+
+    def matching(self, split, image_size: int, normalization: str, batch_size: int,
+                 training: bool, seed: int) -> tf.data.Dataset:
+        """`matching_dataset` batches (image, caption, mismatched caption)."""
+        split = self.split(split)
+        return matching_dataset(split, self.tokens(split), self.images(split, image_size),
+                                self.tokenizer.pad_id, self.config.data.max_caption_tokens,
+                                batch_size, normalization, training=training, seed=seed)
+
+    def eval(self, split, image_size: Optional[int] = None, normalization: Optional[str] = None,
+             batch_size: Optional[int] = None) -> tf.data.Dataset:
+        """`eval_dataset` batches, one per image; by default the captioner's size and
+        normalisation at the evaluation batch size."""
+        split, pipeline = self.split(split), self.config.pipeline
+        return eval_dataset(split, self.images(split, image_size or pipeline.captioner_image_size),
+                            batch_size or pipeline.eval_batch_size,
+                            normalization or pipeline.captioner_normalization)

@@ -125,14 +125,6 @@ def attention_png(kept: Dict[str, np.ndarray], keras_tokenizer, normalization: s
     return summaries.figure_png(figure)
 
 
-def eval_batches(config, split: corpus.Split) -> tf.data.Dataset:
-    """The captioner's evaluation batches of a split at the configured size and normalisation."""
-    loader = pipelines.ImageLoader(split, config.pipeline.captioner_image_size,
-                                   config.data.cache_max_mb)
-    return pipelines.eval_dataset(split, loader, config.pipeline.eval_batch_size,
-                                  config.pipeline.captioner_normalization)
-
-
 def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, model,
                   out_dir: Optional[str] = None) -> dict:
     """Scores test captions at every configured beam size and writes the results files and figure
@@ -142,7 +134,7 @@ def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, mode
     split = prepared.splits["test"]
     if not split.num_images:
         raise ValueError("the test split is empty: nothing to evaluate")
-    dataset = eval_batches(config, split)
+    dataset = pipelines.Datasets(config, prepared.splits, prepared.tokenizer).eval("test")
     generator = CaptionGenerator(model, prepared.tokenizer, decode_length(config),
                                  config.captioner.beam_search_jit_compile)
     metrics = {"split": "test", "beam_sizes": {}}

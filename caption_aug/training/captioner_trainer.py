@@ -29,7 +29,7 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import grounding
 from caption_aug.evaluation import captioner_eval
 from caption_aug.models.captioner import (attention_supervision_loss, build_captioner,
-                                          caption_loss, teacher_forcing)
+                                          teacher_forced_loss)
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
@@ -46,37 +46,43 @@ _NUM_SAMPLE_CAPTIONS = 8
 _TRAIN_METRICS = ("loss", "cross_entropy", "attention_penalty", "attention_supervision")
 
 
-class CaptionerTrainer:
-    """The captioner, its two optimisers, its non-finite guard and its compiled train /
-    validation steps."""
+class CaptionerStep:
+    """The captioner's update, shared by its trainer, the joint phase and the control arm: two
+    Adam optimisers (encoder and decoder rates) on one clipped gradient of one loss, behind a
+    non-finite guard; plus, for the trainer, its compiled train and validation steps."""
 
-    def __init__(self, cfg, model, max_consecutive_skips: int):
+    def __init__(self, cfg, model, max_consecutive_skips: int, name: str = STAGE):
         self.cfg = cfg
         self.model = model
-        self.guard = guard_lib.NonFiniteGuard(STAGE, max_consecutive_skips,
+        self.guard = guard_lib.NonFiniteGuard(name, max_consecutive_skips,
                                               "captioner.decoder_lr / captioner.encoder_lr")
-        # This epoch's sums of _TRAIN_METRICS over its applied steps, then the number of those
-        # steps; checkpointed, so a mid-epoch resume keeps them.
-        self.epoch_sums = tf.Variable(tf.zeros([len(_TRAIN_METRICS) + 1], tf.float64),
-                                      trainable=False, name="epoch_sums")
         self.encoder_variables = model.encoder.trainable_variables
         self.decoder_variables = model.decoder.trainable_variables
-        self.encoder_optimizer = keras.optimizers.Adam(cfg.encoder_lr, name="encoder_adam")
-        self.decoder_optimizer = keras.optimizers.Adam(cfg.decoder_lr, name="decoder_adam")
+        self.encoder_optimizer = keras.optimizers.Adam(cfg.encoder_lr, name=f"{name}_encoder_adam")
+        self.decoder_optimizer = keras.optimizers.Adam(cfg.decoder_lr, name=f"{name}_decoder_adam")
         self.encoder_optimizer.build(self.encoder_variables)
         self.decoder_optimizer.build(self.decoder_variables)
         self.train_step = tf.function(self._train_step, jit_compile=cfg.jit_compile,
                                       reduce_retracing=True)
         self.validation_step = tf.function(self._validation_step, reduce_retracing=True)
 
+    def checkpoint_objects(self) -> dict:
+        """The model, both optimisers and the guard's counters."""
+        return dict(model=self.model, encoder_optimizer=self.encoder_optimizer,
+                    decoder_optimizer=self.decoder_optimizer, **self.guard.trackables())
+
+    def batch_loss(self, image, tokens, padding_mask, training: bool):
+        """(CaptionLoss, outputs) of a teacher-forced batch; `tokens` ids or (soft) one-hots."""
+        return teacher_forced_loss(lambda inputs: self.model(inputs, training=training), image,
+                                   tokens, padding_mask, self.cfg.alpha_c)
+
     def _losses(self, batch, training):
         """(CaptionLoss, attention supervision term, total): the supervision term is 0 unless
         the batch carries grounding (training batches with `captioner.attention_supervision`).
         With the decoder's relation head, a relation phrase grounds the attention in its subject
         and the relation head's in the related object; without it, the phrase grounds nothing."""
-        inputs, targets, target_mask = teacher_forcing(batch["token_ids"], batch["padding_mask"])
-        out = self.model({"image": batch["image"], "tokens": inputs}, training=training)
-        loss = caption_loss(out["logits"], targets, target_mask, out["alphas"], self.cfg.alpha_c)
+        loss, out = self.batch_loss(batch["image"], batch["token_ids"], batch["padding_mask"],
+                                    training)
         supervision = tf.constant(0.0)
         if "token_object" in batch:
             objects, related = batch["token_object"][:, 1:], batch["token_related"][:, 1:]
@@ -88,15 +94,18 @@ class CaptionerTrainer:
             supervision += attention_supervision_loss(out["alphas"], objects, batch["object_masks"])
         return loss, supervision, loss.total + self.cfg.attention_supervision * supervision
 
-    def _train_step(self, batch):
-        """One guarded step: a skipped one leaves batch-norm statistics and dropout seeds too."""
+    def update(self, loss_fn):
+        """One guarded update on `loss_fn() -> (loss, figures)`, run under the tape: gradients
+        clipped element-wise, the encoder's to the encoder optimiser and the rest to the decoder's.
+        A skipped step leaves batch-norm statistics and dropout seeds untouched too. Returns
+        (applied, figures)."""
         state = self.model.non_trainable_variables
         before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
-            loss, supervision, total = self._losses(batch, training=True)
+            loss, figures = loss_fn()
         variables = self.encoder_variables + self.decoder_variables
         clip = self.cfg.grad_clip_value
-        raw_gradients = tape.gradient(total, variables)
+        raw_gradients = tape.gradient(loss, variables)
         gradients = [tf.clip_by_value(g, -clip, clip) for g in raw_gradients]
         split = len(self.encoder_variables)
 
@@ -105,10 +114,19 @@ class CaptionerTrainer:
                 self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
             self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
 
-        applied = self.guard.apply(total, raw_gradients, updates,  # clipping hides NaNs
+        applied = self.guard.apply(loss, raw_gradients, updates,  # clipping hides NaNs
                                    lambda: guard_lib.restore(state, before))
-        return {"applied": applied, "loss": total, "cross_entropy": loss.cross_entropy,
-                "attention_penalty": loss.attention_penalty, "attention_supervision": supervision}
+        return applied, figures
+
+    def _train_step(self, batch):
+        def loss_fn():
+            loss, supervision, total = self._losses(batch, training=True)
+            return total, {"loss": total, "cross_entropy": loss.cross_entropy,
+                           "attention_penalty": loss.attention_penalty,
+                           "attention_supervision": supervision}
+
+        applied, figures = self.update(loss_fn)
+        return {"applied": applied, **figures}
 
     def _validation_step(self, batch):
         """(sum of token cross-entropies, number of target tokens, total loss) of a batch."""
@@ -133,40 +151,47 @@ class CaptionerTrainer:
             optimizer.learning_rate.assign(optimizer.learning_rate * factor)
 
 
-def train_batches(config, prepared, tokens, images, epoch: int,
+def train_batches(config, datasets: pipelines.Datasets, epoch: int,
                   grounded: Optional[tuple] = None) -> tf.data.Dataset:
     """One epoch of shuffled training batches, in an order fixed by (seed, epoch); `grounded`:
     the train split's `grounding.split_grounding`, for supervised attention."""
-    dataset = pipelines.captioner_dataset(
-        prepared.splits["train"], tokens, images, prepared.tokenizer.pad_id,
-        config.pipeline.batch_size, config.pipeline.bucket_boundaries,
-        config.pipeline.captioner_normalization, training=True,
-        seed=epochs.epoch_seed(config.seed, epoch), grounding=grounded)
+    dataset = datasets.captioner("train", training=True,
+                                 seed=epochs.epoch_seed(config.seed, epoch), grounding=grounded)
     steps = config.captioner.steps_per_epoch
     return dataset.take(steps) if steps else dataset
 
 
-def teacher_forced_validation(config, prepared, images: pipelines.ImageLoader) -> tf.data.Dataset:
-    """The validation captions' batches in a fixed order, with `images` their ImageLoader: what
-    the validation loss is computed on."""
-    return pipelines.captioner_dataset(
-        prepared.splits["validation"],
-        _framed(prepared, "validation", config.data.max_caption_tokens), images,
-        prepared.tokenizer.pad_id, config.pipeline.eval_batch_size,
-        config.pipeline.bucket_boundaries, config.pipeline.captioner_normalization,
-        training=False, seed=config.seed)
+def teacher_forced_validation(config, datasets: pipelines.Datasets) -> tf.data.Dataset:
+    """The validation captions' batches in a fixed order: what the validation loss is computed
+    on."""
+    return datasets.captioner("validation", training=False, seed=config.seed)
 
 
-def _loaders(config, prepared):
-    def loader(split):
-        return pipelines.ImageLoader(prepared.splits[split], config.pipeline.captioner_image_size,
-                                     config.data.cache_max_mb)
-    return loader("train"), loader("validation")
+class _Loop:
+    """What the epoch loop carries and checkpoints besides the step: where it is, the plateau
+    of the selection figure, this epoch's sums of _TRAIN_METRICS over its applied steps (then
+    their count; checkpointed, so a mid-epoch resume keeps them), and the history it writes."""
 
+    def __init__(self, config, workdir: str, step: CaptionerStep):
+        cfg = config.captioner
+        self.position = epochs.EpochPosition()
+        self.plateau = Plateau(cfg.lr_decay_patience, cfg.early_stopping_patience)
+        self.epoch_sums = tf.Variable(tf.zeros([len(_TRAIN_METRICS) + 1], tf.float64),
+                                      trainable=False, name="epoch_sums")
+        self.checkpoints = checkpoints.StageCheckpoints(
+            workdir, STAGE, state=dict(**step.checkpoint_objects(), epoch_sums=self.epoch_sums,
+                                       **self.position.trackables(), **self.plateau.trackables()),
+            best=dict(model=step.model))
+        self.resumed = self.checkpoints.restore_latest()
+        self.history_path = os.path.join(layout.stage_dir(workdir, STAGE), "training.json")
+        self.history = metrics_lib.read_json(self.history_path,
+                                             {"epochs": [], "train_seconds": 0.0})
+        # Epochs recorded after the checkpoint a kill went back to are run again.
+        self.history["epochs"] = [e for e in self.history["epochs"]
+                                  if e["epoch"] <= self.position.epochs_done]
 
-def _framed(prepared, split, max_tokens):
-    return pipelines.frame_tokens(prepared.splits[split].caption_tokens, prepared.tokenizer,
-                                  max_tokens)
+    def save_history(self) -> None:
+        metrics_lib.write_json(self.history_path, self.history)
 
 
 def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
@@ -174,97 +199,106 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     cfg = config.captioner
     keras.utils.set_random_seed(config.seed)
     tok = prepared.tokenizer
-    max_tokens = config.data.max_caption_tokens
-    train_images, validation_images = _loaders(config, prepared)
-    train_tokens = _framed(prepared, "train", max_tokens)
+    datasets = pipelines.Datasets(config, prepared.splits, tok)
     grounded = (grounding.split_grounding(prepared.splits["train"], tok, cfg.encoded_size,
-                                          max_tokens) if cfg.attention_supervision else None)
-    validation_split = prepared.splits["validation"]
-    if not validation_split.num_images:
+                                          config.data.max_caption_tokens)
+                if cfg.attention_supervision else None)
+    if not prepared.splits["validation"].num_images:
         raise ValueError("the validation split is empty: the captioner selects its best epoch "
                          "by validation captions")
-    validation_batches = teacher_forced_validation(config, prepared, validation_images)
-    validation_eval = pipelines.eval_dataset(validation_split, validation_images,
-                                             config.pipeline.eval_batch_size,
-                                             config.pipeline.captioner_normalization)
-
+    validation_batches = teacher_forced_validation(config, datasets)
     model = build_captioner(cfg, tok.vocabulary_size, config.pipeline.captioner_image_size)
-    trainer = CaptionerTrainer(cfg, model, config.max_consecutive_skips)
-    generator = captioner_eval.CaptionGenerator(model, tok, captioner_eval.decode_length(config),
-                                                cfg.beam_search_jit_compile)
-    position = epochs.EpochPosition()
-    plateau = Plateau(cfg.lr_decay_patience, cfg.early_stopping_patience)
-    ckpt = checkpoints.StageCheckpoints(
-        workdir, STAGE, state=dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
-                              decoder_optimizer=trainer.decoder_optimizer,
-                              epoch_sums=trainer.epoch_sums, **position.trackables(),
-                              **trainer.guard.trackables(), **plateau.trackables()),
-        best=dict(model=model))
-    resumed = ckpt.restore_latest()
-    history_path = os.path.join(layout.stage_dir(workdir, STAGE), "training.json")
-    history = metrics_lib.read_json(history_path, {"epochs": [], "train_seconds": 0.0})
-    # Epochs recorded after the checkpoint a kill went back to are run again.
-    history["epochs"] = [e for e in history["epochs"] if e["epoch"] <= position.epochs_done]
+    step = CaptionerStep(cfg, model, config.max_consecutive_skips)
+    loop = _Loop(config, workdir, step)
     writer = summaries.stage_writer(workdir, STAGE)
     logging.info("captioner: %d trainable weights (%d in the encoder), vocabulary %d",
                  sum(int(np.prod(v.shape)) for v in model.trainable_variables),
-                 sum(int(np.prod(v.shape)) for v in trainer.encoder_variables), tok.vocabulary_size)
-    if not resumed:
+                 sum(int(np.prod(v.shape)) for v in step.encoder_variables), tok.vocabulary_size)
+    if not loop.resumed:
         if cfg.pretrain_steps:
-            history["encoder_pretraining"] = encoder_pretraining.pretrain(model.encoder, prepared,
-                                                                          config)
+            loop.history["encoder_pretraining"] = encoder_pretraining.pretrain(
+                model.encoder, prepared, config)
         # the untrained model's validation loss: where the curve starts
-        history["initial_validation"] = trainer.validation_loss(validation_batches)
-        summaries.write_scalars(writer, history["initial_validation"], 0, "validation")
-        metrics_lib.write_json(history_path, history)
-
+        loop.history["initial_validation"] = step.validation_loss(validation_batches)
+        summaries.write_scalars(writer, loop.history["initial_validation"], 0, "validation")
+        loop.save_history()
+    validator = _Validator(config, datasets, step, validation_batches)
     per_epoch = epochs.steps_per_epoch(len(prepared.splits["train"].flat_captions),
                                        config.pipeline.batch_size, cfg.steps_per_epoch)
-    meter = progress.Progress("captioner steps", cfg.epochs * per_epoch, done=position.steps_done)
-    while position.epochs_done < cfg.epochs:
-        if plateau.should_stop:
+    meter = progress.Progress("captioner steps", cfg.epochs * per_epoch,
+                              done=loop.position.steps_done)
+    while loop.position.epochs_done < cfg.epochs:
+        if loop.plateau.should_stop:
             logging.info("early stop: %d epochs without validation %s gain",
-                         int(plateau.epochs_since_improvement), cfg.select_by)
-            history["early_stopped_after_epoch"] = position.epochs_done
+                         int(loop.plateau.epochs_since_improvement), cfg.select_by)
+            loop.history["early_stopped_after_epoch"] = loop.position.epochs_done
             break
-        epoch = position.epochs_done + 1
+        epoch = loop.position.epochs_done + 1
         start = time.perf_counter()
-        train_metrics = _train_epoch(
-            trainer, train_batches(config, prepared, train_tokens, train_images, epoch, grounded),
-            position, writer, cfg, lambda: ckpt.save_latest(position.steps_done), meter, epoch)
-        train_seconds = time.perf_counter() - start
-        step = position.steps_done
-        validation = trainer.validation_loss(validation_batches)
-        generated = captioner_eval.generate_split(
-            generator, validation_eval, cfg.validation_beam_size, cfg.validation_images,
-            keep=max(_NUM_SAMPLE_CAPTIONS, cfg.num_attention_maps))
-        bleu = captioner_eval.score(generated, validation_split)
-        improved, decay = plateau.update(selection_value(cfg.select_by, bleu, validation))
-        if decay:
-            trainer.decay_learning_rates(cfg.lr_decay_factor)
-            logging.info("learning rates decayed to %s", trainer.learning_rates())
-        position.epoch_done()
-        trainer.epoch_sums.assign(tf.zeros_like(trainer.epoch_sums))
-        entry = {"epoch": epoch, "step": step, "train": train_metrics,
-                 "validation": {**validation, **{k: v for k, v in bleu.items() if k != "semantic"}},
-                 "semantic": bleu.get("semantic"), "learning_rates": trainer.learning_rates(),
-                 "train_seconds": train_seconds, "improved": improved,
-                 "skipped_steps": trainer.guard.skipped_steps}
-        history["epochs"].append(entry)
-        history["train_seconds"] += train_seconds
-        history["best"] = {"select_by": cfg.select_by, "value": float(plateau.best)}
-        history["skipped_steps"] = trainer.guard.skipped_steps
-        _log_epoch(writer, entry, generated, tok, config, step)
-        metrics_lib.write_json(history_path, history)
-        if improved:
-            ckpt.save_best(step)
-        ckpt.save_latest(step)
-        logging.info("epoch %d: train loss %.4f, validation loss %.4f, BLEU-4 %.4f%s%s (%.0f s)",
-                     epoch, train_metrics["loss"], validation["loss"], bleu["Bleu_4"],
-                     f", all true {bleu['semantic']['all_true']:.3f}" if "semantic" in bleu else "",
-                     " (best)" if improved else "", train_seconds)
+        train_metrics = _train_epoch(step, loop, train_batches(config, datasets, epoch, grounded),
+                                     writer, cfg, meter, epoch)
+        _end_epoch(config, step, loop, validator, writer, epoch, train_metrics,
+                   time.perf_counter() - start)
     writer.flush()
-    return history
+    return loop.history
+
+
+class _Validator:
+    """Validation after an epoch: the teacher-forced loss, and captions generated by beam search
+    (not teacher forced) scored by BLEU and, on caption_shapes, semantic accuracy."""
+
+    def __init__(self, config, datasets: pipelines.Datasets, step: CaptionerStep,
+                 teacher_forced: tf.data.Dataset):
+        self.cfg = config.captioner
+        self.step = step
+        self.teacher_forced = teacher_forced
+        self.split = datasets.split("validation")
+        self.batches = datasets.eval("validation")
+        self.generator = captioner_eval.CaptionGenerator(
+            step.model, datasets.tokenizer, captioner_eval.decode_length(config),
+            self.cfg.beam_search_jit_compile)
+
+    def __call__(self) -> tuple:
+        """(validation losses, generated captions, their scores)."""
+        validation = self.step.validation_loss(self.teacher_forced)
+        generated = captioner_eval.generate_split(
+            self.generator, self.batches, self.cfg.validation_beam_size,
+            self.cfg.validation_images, keep=max(_NUM_SAMPLE_CAPTIONS, self.cfg.num_attention_maps))
+        return validation, generated, captioner_eval.score(generated, self.split)
+
+
+def _end_epoch(config, step: CaptionerStep, loop: _Loop, validator: _Validator, writer,
+               epoch: int, train_metrics: dict, train_seconds: float) -> None:
+    """Validates, updates the plateau (decaying the rates when due), records the epoch in the
+    history and TensorBoard, and checkpoints (the best too when it improved)."""
+    cfg = config.captioner
+    at_step = loop.position.steps_done
+    validation, generated, bleu = validator()
+    improved, decay = loop.plateau.update(selection_value(cfg.select_by, bleu, validation))
+    if decay:
+        step.decay_learning_rates(cfg.lr_decay_factor)
+        logging.info("learning rates decayed to %s", step.learning_rates())
+    loop.position.epoch_done()
+    loop.epoch_sums.assign(tf.zeros_like(loop.epoch_sums))
+    entry = {"epoch": epoch, "step": at_step, "train": train_metrics,
+             "validation": {**validation, **{k: v for k, v in bleu.items() if k != "semantic"}},
+             "semantic": bleu.get("semantic"), "learning_rates": step.learning_rates(),
+             "train_seconds": train_seconds, "improved": improved,
+             "skipped_steps": step.guard.skipped_steps}
+    history = loop.history
+    history["epochs"].append(entry)
+    history["train_seconds"] += train_seconds
+    history["best"] = {"select_by": cfg.select_by, "value": float(loop.plateau.best)}
+    history["skipped_steps"] = step.guard.skipped_steps
+    _log_epoch(writer, entry, generated, validator.generator.tokenizer, config, at_step)
+    loop.save_history()
+    if improved:
+        loop.checkpoints.save_best(at_step)
+    loop.checkpoints.save_latest(at_step)
+    logging.info("epoch %d: train loss %.4f, validation loss %.4f, BLEU-4 %.4f%s%s (%.0f s)",
+                 epoch, train_metrics["loss"], validation["loss"], bleu["Bleu_4"],
+                 f", all true {bleu['semantic']['all_true']:.3f}" if "semantic" in bleu else "",
+                 " (best)" if improved else "", train_seconds)
 
 
 def selection_value(select_by: str, scores: dict, validation: dict) -> float:
@@ -274,29 +308,32 @@ def selection_value(select_by: str, scores: dict, validation: dict) -> float:
     return float(value) if np.isfinite(value) and np.isfinite(validation["loss"]) else float("-inf")
 
 
-def _train_epoch(trainer, dataset, position, writer, cfg, save, meter, epoch: int) -> dict:
-    """Runs the rest of one epoch's train steps (`save()` every `cfg.checkpoint_every_steps`);
-    returns the epoch's mean losses; logs every `cfg.log_every_steps` steps."""
+def _train_epoch(step: CaptionerStep, loop: _Loop, dataset, writer, cfg, meter,
+                 epoch: int) -> dict:
+    """Runs the rest of one epoch's train steps (a checkpoint every
+    `cfg.checkpoint_every_steps`); returns the epoch's mean losses; logs every
+    `cfg.log_every_steps` steps."""
+    position = loop.position
     for batch in position.rest_of_epoch(dataset):
-        metrics = trainer.train_step(batch)
+        metrics = step.train_step(batch)
         applied = bool(metrics.pop("applied"))
-        trainer.guard.check()
+        step.guard.check()
         position.batch_done()
         if applied:
-            trainer.epoch_sums.assign_add([float(metrics[key]) for key in _TRAIN_METRICS] + [1.0])
-        step = position.steps_done
-        meter.update(step)
-        if step % cfg.log_every_steps == 0:
+            loop.epoch_sums.assign_add([float(metrics[key]) for key in _TRAIN_METRICS] + [1.0])
+        at_step = position.steps_done
+        meter.update(at_step)
+        if at_step % cfg.log_every_steps == 0:
             summaries.write_scalars(writer, {**{k: float(v) for k, v in metrics.items()},
-                                             "skipped_steps": trainer.guard.skipped_steps},
-                                    step, "train")
-            logging.info("epoch %d step %d: loss %.4f", epoch, step, float(metrics["loss"]))
-        if step % cfg.checkpoint_every_steps == 0:
-            save()
+                                             "skipped_steps": step.guard.skipped_steps},
+                                    at_step, "train")
+            logging.info("epoch %d step %d: loss %.4f", epoch, at_step, float(metrics["loss"]))
+        if at_step % cfg.checkpoint_every_steps == 0:
+            loop.checkpoints.save_latest(at_step)
     if not int(position.step_in_epoch.numpy()):
         raise ValueError("no training batch: the train split has fewer captions than "
                          "pipeline.batch_size")
-    sums = trainer.epoch_sums.numpy()
+    sums = loop.epoch_sums.numpy()
     return {key: float(sums[k] / sums[-1]) if sums[-1] else float("nan")  # nan: all skipped
             for k, key in enumerate(_TRAIN_METRICS)}
 

@@ -7,6 +7,9 @@ checkpoint skips exactly those and goes on with the batch an uninterrupted run w
 
 import tensorflow as tf
 
+from caption_aug.workdir import checkpoints
+from caption_aug.workdir import layout
+
 
 def steps_per_epoch(items: int, batch_size: int, configured: int) -> int:
     """Batches in one epoch: `configured` when set, else (about, with bucketing) items / batch."""
@@ -48,3 +51,12 @@ class EpochPosition:
     def epoch_done(self) -> None:
         self.epoch.assign_add(1)
         self.step_in_epoch.assign(0)
+
+
+def resume(workdir: str, stage: str, objects: dict) -> tuple:
+    """(EpochPosition, Checkpointer of `objects` and the position under the stage's checkpoint
+    folder), both restored from its latest save if there is one."""
+    position = EpochPosition()
+    checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, stage),
+                                               dict(**objects, **position.trackables()))
+    return position, checkpointer

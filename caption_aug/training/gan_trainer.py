@@ -46,7 +46,7 @@ def _adam(learning_rate: float, gan_config) -> keras.optimizers.Adam:
     return keras.optimizers.Adam(learning_rate, beta_1=gan_config.beta1, beta_2=gan_config.beta2)
 
 
-class GanTrainer:
+class GanStep:
     """Models, optimisers and the two compiled update steps of the GAN game."""
 
     def __init__(self, gan_config, models: GanModels, seed: int, max_consecutive_skips: int):
@@ -260,14 +260,12 @@ def inference_images(embed, generator):
     return generate
 
 
-def training_batches(split, tok, config, image_size: int) -> tf.data.Dataset:
-    """Endless matching batches (image in [-1, 1], caption, mismatched caption), in an order
-    fixed by the seed: `.skip(n)` gives what an uninterrupted run takes after n batches."""
-    tokens = pipelines.frame_tokens(split.caption_tokens, tok, config.data.max_caption_tokens)
-    images = pipelines.ImageLoader(split, image_size, config.data.cache_max_mb)
-    return pipelines.matching_dataset(
-        split, tokens, images, tok.pad_id, config.data.max_caption_tokens,
-        config.gan.batch_size, "tanh", training=True, seed=config.seed).repeat()
+def training_batches(config, datasets: pipelines.Datasets, split="train") -> tf.data.Dataset:
+    """Endless matching batches (image in [-1, 1], caption, mismatched caption) of `split` at the
+    GAN's size, in an order fixed by the seed: `.skip(n)` gives what an uninterrupted run takes
+    after n batches."""
+    return datasets.matching(split, config.pipeline.gan_image_size, "tanh", config.gan.batch_size,
+                             training=True, seed=config.seed).repeat()
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -305,15 +303,15 @@ class RealVersusGenerated:
     """The paper's Figure 7: the first captions of a split, each with its real image and images
     generated for it under fixed noise, so that grids drawn at different times compare."""
 
-    def __init__(self, split, tok, config, image_size: int):
+    def __init__(self, datasets: pipelines.Datasets, split, config):
+        split, tok = datasets.split(split), datasets.tokenizer
         count = min(config.gan.sample_captions, split.num_images)
         starts = split.caption_row_starts[:count]
         self.captions = [split.flat_captions[k] for k in starts]
         self.token_ids, self.padding_mask = gan_eval.pad_tokens(
             [split.caption_tokens[k] for k in starts], tok.start_id, tok.end_id, tok.pad_id,
             config.data.max_caption_tokens)
-        loader = pipelines.ImageLoader(split, image_size, config.data.cache_max_mb)
-        first = next(iter(pipelines.eval_dataset(split, loader, count, "tanh")))
+        first = next(iter(datasets.eval(split, config.pipeline.gan_image_size, "tanh", count)))
         self.real = to_uint8(first["image"].numpy())
         self.noise = np.random.default_rng(config.seed).standard_normal(
             (config.gan.samples_per_caption, count, config.gan.noise_dim)).astype("float32")
@@ -340,13 +338,13 @@ class RealVersusGenerated:
 class Monitor:
     """TensorBoard scalars and images, and the same pictures as PNGs in the workdir."""
 
-    def __init__(self, workdir: str, trainer: GanTrainer, validation, tok, config):
+    def __init__(self, workdir: str, trainer: GanStep, datasets: pipelines.Datasets, validation,
+                 config):
         self.trainer = trainer
         self.samples_dir = os.path.join(layout.stage_dir(workdir, STAGE), "samples")
         os.makedirs(self.samples_dir, exist_ok=True)
         self.writer = summaries.stage_writer(workdir, STAGE)
-        self.figure = RealVersusGenerated(validation, tok, config,
-                                          trainer.models.generator.image_size)
+        self.figure = RealVersusGenerated(datasets, validation, config)
 
     def scalars(self, step: int, figures: dict) -> None:
         with self.writer.as_default(step=step):
@@ -398,7 +396,7 @@ def load_conditioning(config, workdir: str, vocabulary_size: int):
         config.pipeline.encoder_image_size, config.encoder.image_normalization)
 
 
-def train(config, workdir: str, prepared) -> GanTrainer:
+def train(config, workdir: str, prepared) -> GanStep:
     """Trains (or resumes) the GAN to `config.gan.iterations` iterations."""
     gan = config.gan
     image_size = config.pipeline.gan_image_size
@@ -410,13 +408,13 @@ def train(config, workdir: str, prepared) -> GanTrainer:
     models = build_models(gan, image_size, prepared.tokenizer.vocabulary_size, config.seed,
                           load_architecture(gan.derived_architecture),
                           load_conditioning(config, workdir, prepared.tokenizer.vocabulary_size))
-    trainer = GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
+    trainer = GanStep(gan, models, config.seed, config.max_consecutive_skips)
     checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE),
                                                trainer.checkpoint_objects())
-    monitor = Monitor(workdir, trainer, validation, prepared.tokenizer, config)
+    datasets = pipelines.Datasets(config, prepared.splits, prepared.tokenizer)
+    monitor = Monitor(workdir, trainer, datasets, validation, config)
     batches_taken = int(trainer.iteration) * (1 + gan.generator_steps)
-    batches = iter(training_batches(train_split, prepared.tokenizer, config, image_size)
-                   .skip(batches_taken))
+    batches = iter(training_batches(config, datasets, train_split).skip(batches_taken))
     logging.info("training the GAN on %d images (%dx%d), %s discriminator, %d iterations",
                  train_split.num_images, image_size, image_size,
                  "supernet" if models.discriminator.is_supernet else "derived", gan.iterations)
@@ -449,7 +447,7 @@ def write_architecture(workdir: str, discriminator) -> dict:
     return architecture
 
 
-def evaluate(config, workdir: str, prepared, trainer: GanTrainer) -> dict:
+def evaluate(config, workdir: str, prepared, trainer: GanStep) -> dict:
     """Conditional accuracy of the generator with chance and the classifier's ceiling (whether
     each attribute is `readable` at this size: ceiling >= 0.95), the real images' own and
     shuffled-caption scores, and the generator's diversity across noise."""

@@ -33,7 +33,6 @@ from caption_aug.models import caption_lm
 from caption_aug.text import tokenizer as tokenizer_lib
 from caption_aug.training import epochs
 from caption_aug.training import guard as guard_lib
-from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
 from caption_aug.workdir import summaries
@@ -79,41 +78,33 @@ def load_corpus(config, workdir: str) -> LMCorpus:
     return LMCorpus(splits["train"], splits["validation"], tok, caption_shapes=False)
 
 
-class LMTrainer:
-    """The LM, its caption weight logits A (not trained here), optimiser, checkpoint and step."""
+class LMStep:
+    """The LM's guarded update on sum_i a_i L_i with A fixed, shared by its trainer and the joint
+    phase: the model, A, an AdamW optimiser and a non-finite guard."""
 
-    def __init__(self, config, lm_corpus: LMCorpus, workdir: str):
-        self.config = config
-        self.corpus = lm_corpus
-        self.workdir = workdir
-        self.directory = layout.stage_dir(workdir, STAGE)
-        keras.utils.set_random_seed(config.seed)  # initial weights and dropout, per run
-        self.model = caption_lm.build_caption_lm(config.lm, lm_corpus.tokenizer.vocabulary_size)
-        self.weight_logits = tf.Variable(
-            caption_lm.initial_weight_logits(len(lm_corpus.train.flat_captions),
-                                             config.lm.initial_caption_weight),
-            trainable=False, name="caption_weight_logits")
+    def __init__(self, lm_config, model, weight_logits, max_consecutive_skips: int,
+                 name: str = STAGE):
+        self.model = model
+        self.weight_logits = weight_logits
         self.optimizer = keras.optimizers.AdamW(
-            learning_rate=config.lm.learning_rate, weight_decay=config.lm.weight_decay,
-            global_clipnorm=config.lm.gradient_clip_norm)
-        self.optimizer.build(self.model.trainable_variables)
-        self.position = epochs.EpochPosition()
-        self.guard = guard_lib.NonFiniteGuard(STAGE, config.max_consecutive_skips,
-                                              "lm.learning_rate")
-        self.checkpointer = checkpoints.resume_or_start(
-            layout.checkpoint_dir(workdir, STAGE),
-            dict(model=self.model, optimizer=self.optimizer,
-                 caption_weight_logits=self.weight_logits, **self.position.trackables(),
-                 **self.guard.trackables()))
+            learning_rate=lm_config.learning_rate, weight_decay=lm_config.weight_decay,
+            global_clipnorm=lm_config.gradient_clip_norm, name=f"{name}_adamw")
+        self.optimizer.build(model.trainable_variables)
+        self.guard = guard_lib.NonFiniteGuard(name, max_consecutive_skips, "lm.learning_rate")
         spec = {"token_ids": tf.TensorSpec([None, None], tf.int32),
                 "padding_mask": tf.TensorSpec([None, None], tf.bool),
                 "caption_index": tf.TensorSpec([None], tf.int32)}
-        self.train_step = tf.function(self._train_step, input_signature=[spec])
+        self.train_step = tf.function(self.update, input_signature=[spec])
 
-    def _train_step(self, batch):
-        """One guarded step on sum_i a_i L_i; returns (weighted loss, mean L_i)."""
+    def checkpoint_objects(self) -> dict:
+        return dict(model=self.model, optimizer=self.optimizer,
+                    caption_weight_logits=self.weight_logits, **self.guard.trackables())
+
+    def update(self, batch):
+        """One guarded step on sum_i a_i L_i; returns (weighted loss, mean L_i). A skipped step
+        leaves the dropout seeds untouched too."""
         variables = self.model.trainable_variables
-        state = self.model.non_trainable_variables  # dropout seeds: untouched by a skipped step
+        state = self.model.non_trainable_variables
         before = guard_lib.snapshot(state)
         with tf.GradientTape() as tape:
             losses = caption_lm.batch_losses(self.model, batch, training=True)
@@ -123,119 +114,134 @@ class LMTrainer:
                          lambda: guard_lib.restore(state, before))
         return loss, tf.reduce_mean(losses)
 
-    def dataset(self, split: corpus.Split, training: bool, seed: int = 0) -> tf.data.Dataset:
-        pipeline = self.config.pipeline
-        tokens = pipelines.frame_tokens(split.caption_tokens, self.corpus.tokenizer,
-                                        self.config.data.max_caption_tokens)
-        return pipelines.lm_dataset(
-            split, tokens, self.corpus.tokenizer.pad_id,
-            pipeline.batch_size if training else pipeline.eval_batch_size,
-            pipeline.bucket_boundaries, training, seed)
 
-    def train_batches(self, epoch: int) -> tf.data.Dataset:
-        """One epoch's training batches, in an order fixed by (seed, epoch)."""
-        dataset = self.dataset(self.corpus.train, training=True,
-                               seed=epochs.epoch_seed(self.config.seed, epoch))
-        steps = self.config.lm.steps_per_epoch
-        return dataset.take(steps) if steps else dataset
+def build_step(config, lm_corpus: LMCorpus) -> LMStep:
+    """A fresh LM (initial weights and dropout seeded by `config.seed`) with A at
+    `lm.initial_caption_weight`."""
+    keras.utils.set_random_seed(config.seed)
+    model = caption_lm.build_caption_lm(config.lm, lm_corpus.tokenizer.vocabulary_size)
+    weight_logits = tf.Variable(
+        caption_lm.initial_weight_logits(len(lm_corpus.train.flat_captions),
+                                         config.lm.initial_caption_weight),
+        trainable=False, name="caption_weight_logits")
+    return LMStep(config.lm, model, weight_logits, config.max_consecutive_skips)
 
-    def train(self, writer) -> None:
-        """Runs the rest of the schedule (from mid-epoch after a resume); validation perplexity
-        after each epoch, a checkpoint every `lm.checkpoint_every_steps` steps and at epoch end."""
-        lm = self.config.lm
-        validation_data = self.dataset(self.corpus.validation, training=False)
-        per_epoch = epochs.steps_per_epoch(len(self.corpus.train.flat_captions),
-                                           self.config.pipeline.batch_size, lm.steps_per_epoch)
-        meter = progress.Progress("caption LM steps", lm.epochs * per_epoch,
-                                  done=self.position.steps_done)
-        while self.position.epochs_done < lm.epochs:
-            epoch = self.position.epochs_done
-            start, tokens = time.time(), 0
-            for batch in self.position.rest_of_epoch(self.train_batches(epoch)):
-                loss, mean_loss = self.train_step(batch)
-                self.guard.check()
-                self.position.batch_done()
-                tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
-                iteration = self.position.steps_done
-                meter.update(iteration)
-                if iteration % lm.log_every_steps == 0:
-                    rate = tokens / (time.time() - start)
-                    logging.info("lm epoch %d step %d: weighted loss %.4f, mean caption loss %.4f, "
-                                 "%.0f tokens/s", epoch + 1, iteration, loss, mean_loss, rate)
-                    with writer.as_default(step=iteration):
-                        tf.summary.scalar("train/weighted_loss", loss)
-                        tf.summary.scalar("train/caption_loss", mean_loss)
-                        tf.summary.scalar("train/tokens_per_second", rate)
-                        tf.summary.scalar("train/skipped_steps", self.guard.skipped_steps)
-                if iteration % lm.checkpoint_every_steps == 0:
-                    self.checkpointer.save()
-            validation_perplexity = lm_eval.perplexity(self.model, validation_data)
-            logging.info("lm epoch %d done: validation perplexity %.3f (%.0f s)", epoch + 1,
-                         validation_perplexity, time.time() - start)
-            with writer.as_default(step=self.position.steps_done):
-                tf.summary.scalar("validation/perplexity", validation_perplexity)
-            self.position.epoch_done()
-            self.checkpointer.save()
 
-    def evaluate(self, writer) -> dict:
-        """Validation perplexity, and metrics plus an example table of captions generated from
-        the first words of a seeded sample of train captions."""
-        gen = self.config.lm.generation
-        tok = self.corpus.tokenizer
-        train_captions = self.corpus.train.flat_captions
-        rng = np.random.default_rng(self.config.seed)
-        chosen = rng.choice(len(train_captions), min(gen.num_eval_prompts, len(train_captions)),
-                            replace=False)
-        originals = [train_captions[k] for k in chosen]
-        caption_lm.compile_for_generation(self.model, gen, seed=self.config.seed)
-        start = time.time()
-        generated_ids = caption_lm.generate_captions(
-            self.model, tok, caption_lm.prompt_tokens(originals, tok, gen.prompt_words),
-            gen.max_length, gen.batch_size)
-        generation_seconds = time.time() - start
-        generated = [tok.decode(ids).strip() for ids in generated_ids]
-        metrics = {
-            "validation_perplexity": lm_eval.perplexity(
-                self.model, self.dataset(self.corpus.validation, training=False)),
-            "train_captions": len(train_captions),
-            "validation_captions": len(self.corpus.validation.flat_captions),
-            "epochs": self.position.epochs_done,
-            "skipped_steps": self.guard.skipped_steps,
-            "sampler": gen.sampler, "num_beams": gen.num_beams,
-            "generated_captions": len(generated),
-            "generation_captions_per_second": len(generated) / generation_seconds,
-            **lm_eval.generation_metrics(generated, train_captions, self.corpus.caption_shapes)}
-        rows = slice(0, gen.num_table_rows)
-        prompts = caption_lm.prompt_texts(originals[rows], gen.prompt_words)
-        table = lm_eval.example_table(prompts, generated[rows], originals[rows])
-        metrics["examples"] = [{"prompt": p, "generated": g, "real": o}
-                               for p, g, o in zip(prompts, generated[rows], originals[rows])]
-        with writer.as_default(step=self.position.steps_done):
-            for key, value in metrics.items():
-                if isinstance(value, float):
-                    tf.summary.scalar(f"eval/{key}", value)
-            tf.summary.text("eval/generated_captions", table)
-        with open(os.path.join(self.directory, "examples.md"), "w") as f:
-            f.write(table + "\n")
-        metrics_lib.write_metrics(self.workdir, STAGE, metrics)
-        return metrics
+def corpus_datasets(config, lm_corpus: LMCorpus) -> pipelines.Datasets:
+    """The pipelines of the LM's train and validation captions."""
+    return pipelines.Datasets(config, {"train": lm_corpus.train, "validation": lm_corpus.validation},
+                              lm_corpus.tokenizer)
+
+
+def train_batches(config, datasets: pipelines.Datasets, epoch: int) -> tf.data.Dataset:
+    """One epoch's training batches, in an order fixed by (seed, epoch)."""
+    dataset = datasets.lm("train", training=True, seed=epochs.epoch_seed(config.seed, epoch))
+    steps = config.lm.steps_per_epoch
+    return dataset.take(steps) if steps else dataset
+
+
+def train(config, workdir: str, lm_corpus: LMCorpus, step: LMStep, writer
+          ) -> epochs.EpochPosition:
+    """Runs the rest of the schedule (from mid-epoch after a resume); validation perplexity
+    after each epoch, a checkpoint every `lm.checkpoint_every_steps` steps and at epoch end.
+    Returns where training stands."""
+    lm = config.lm
+    position, checkpointer = epochs.resume(workdir, STAGE, step.checkpoint_objects())
+    datasets = corpus_datasets(config, lm_corpus)
+    validation_data = datasets.lm("validation", training=False)
+    per_epoch = epochs.steps_per_epoch(len(lm_corpus.train.flat_captions),
+                                       config.pipeline.batch_size, lm.steps_per_epoch)
+    meter = progress.Progress("caption LM steps", lm.epochs * per_epoch,
+                              done=position.steps_done)
+    while position.epochs_done < lm.epochs:
+        epoch = position.epochs_done
+        start, tokens = time.time(), 0
+        for batch in position.rest_of_epoch(train_batches(config, datasets, epoch)):
+            loss, mean_loss = step.train_step(batch)
+            step.guard.check()
+            position.batch_done()
+            tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
+            iteration = position.steps_done
+            meter.update(iteration)
+            if iteration % lm.log_every_steps == 0:
+                rate = tokens / (time.time() - start)
+                logging.info("lm epoch %d step %d: weighted loss %.4f, mean caption loss %.4f, "
+                             "%.0f tokens/s", epoch + 1, iteration, loss, mean_loss, rate)
+                summaries.write_scalars(writer, {
+                    "weighted_loss": loss, "caption_loss": mean_loss, "tokens_per_second": rate,
+                    "skipped_steps": step.guard.skipped_steps}, iteration, "train")
+            if iteration % lm.checkpoint_every_steps == 0:
+                checkpointer.save()
+        validation_perplexity = lm_eval.perplexity(step.model, validation_data)
+        logging.info("lm epoch %d done: validation perplexity %.3f (%.0f s)", epoch + 1,
+                     validation_perplexity, time.time() - start)
+        summaries.write_scalars(writer, {"perplexity": validation_perplexity},
+                                position.steps_done, "validation")
+        position.epoch_done()
+        checkpointer.save()
+    return position
+
+
+def evaluate(config, workdir: str, lm_corpus: LMCorpus, step: LMStep,
+             position: epochs.EpochPosition, writer) -> dict:
+    """Validation perplexity, and metrics plus an example table of captions generated from
+    the first words of a seeded sample of train captions; writes metrics.json and examples.md."""
+    gen = config.lm.generation
+    tok = lm_corpus.tokenizer
+    model = step.model
+    train_captions = lm_corpus.train.flat_captions
+    rng = np.random.default_rng(config.seed)
+    chosen = rng.choice(len(train_captions), min(gen.num_eval_prompts, len(train_captions)),
+                        replace=False)
+    originals = [train_captions[k] for k in chosen]
+    caption_lm.compile_for_generation(model, gen, seed=config.seed)
+    start = time.time()
+    generated_ids = caption_lm.generate_captions(
+        model, tok, caption_lm.prompt_tokens(originals, tok, gen.prompt_words), gen.max_length,
+        gen.batch_size)
+    generation_seconds = time.time() - start
+    generated = [tok.decode(ids).strip() for ids in generated_ids]
+    metrics = {
+        "validation_perplexity": lm_eval.perplexity(
+            model, corpus_datasets(config, lm_corpus).lm("validation", training=False)),
+        "train_captions": len(train_captions),
+        "validation_captions": len(lm_corpus.validation.flat_captions),
+        "epochs": position.epochs_done,
+        "skipped_steps": step.guard.skipped_steps,
+        "sampler": gen.sampler, "num_beams": gen.num_beams,
+        "generated_captions": len(generated),
+        "generation_captions_per_second": len(generated) / generation_seconds,
+        **lm_eval.generation_metrics(generated, train_captions, lm_corpus.caption_shapes)}
+    rows = slice(0, gen.num_table_rows)
+    prompts = caption_lm.prompt_texts(originals[rows], gen.prompt_words)
+    table = lm_eval.example_table(prompts, generated[rows], originals[rows])
+    metrics["examples"] = [{"prompt": p, "generated": g, "real": o}
+                           for p, g, o in zip(prompts, generated[rows], originals[rows])]
+    summaries.write_scalars(writer, {k: v for k, v in metrics.items() if isinstance(v, float)},
+                            position.steps_done, "eval")
+    summaries.write_text(writer, "eval/generated_captions", table, position.steps_done)
+    with open(os.path.join(layout.stage_dir(workdir, STAGE), "examples.md"), "w") as f:
+        f.write(table + "\n")
+    metrics_lib.write_metrics(workdir, STAGE, metrics)
+    return metrics
 
 
 def run_mode(config, workdir: str) -> dict:
     """`--mode=train_lm`: train (or resume), save the preset, evaluate, print the summary."""
     lm_corpus = load_corpus(config, workdir)
-    trainer = LMTrainer(config, lm_corpus, workdir)
+    step = build_step(config, lm_corpus)
     writer = summaries.stage_writer(workdir, STAGE)
-    trainer.train(writer)
-    trainer.model.save_to_preset(os.path.join(trainer.directory, "preset"))
-    metrics = trainer.evaluate(writer)
+    position = train(config, workdir, lm_corpus, step, writer)
+    stage_dir = layout.stage_dir(workdir, STAGE)
+    step.model.save_to_preset(os.path.join(stage_dir, "preset"))
+    metrics = evaluate(config, workdir, lm_corpus, step, position, writer)
     writer.flush()
     print(f"caption LM: validation perplexity {metrics['validation_perplexity']:.3f}; "
           f"distinct-1 {metrics['distinct_1']:.3f}, distinct-2 {metrics['distinct_2']:.3f}, "
           f"novelty {metrics['novelty']:.3f}, self-BLEU-4 {metrics['self_bleu_4']:.3f}"
           + (f", valid scenes {metrics['valid_scene_fraction']:.3f}"
              if "valid_scene_fraction" in metrics else ""))
-    with open(os.path.join(trainer.directory, "examples.md")) as f:
+    with open(os.path.join(stage_dir, "examples.md")) as f:
         print(f.read())
     print(f"metrics written to {metrics_lib.metrics_path(workdir, STAGE)}")
     return metrics

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import captioner_eval
 from caption_aug.evaluation import eval_main
@@ -83,7 +84,7 @@ def test_generate_split_limits_images_and_keeps_attention(evaluated):
     model = build_captioner(config.captioner, data.tokenizer.vocabulary_size,
                             config.pipeline.captioner_image_size)
     generator = captioner_eval.CaptionGenerator(model, data.tokenizer, 6)
-    dataset = captioner_eval.eval_batches(config, data.splits["validation"])
+    dataset = pipelines.Datasets(config, data.splits, data.tokenizer).eval("validation")
     generated = captioner_eval.generate_split(generator, dataset, 2, max_images=16, keep=3)
     assert len(generated.hypotheses) == 16
     assert generated.kept["alphas"].shape == (3, 6, 16)

@@ -89,10 +89,9 @@ def test_xla_train_step_trains(tiny):
     cfg.jit_compile = True
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
-    trainer = captioner_trainer.CaptionerTrainer(cfg, model, config.max_consecutive_skips)
-    tokens = pipelines.frame_tokens(data.splits["train"].caption_tokens, data.tokenizer, 40)
-    loader = pipelines.ImageLoader(data.splits["train"], config.pipeline.captioner_image_size, 64)
-    batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, epoch=1)))
+    trainer = captioner_trainer.CaptionerStep(cfg, model, config.max_consecutive_skips)
+    datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
+    batch = next(iter(captioner_trainer.train_batches(config, datasets, epoch=1)))
     before = [v.numpy().copy() for v in model.encoder.trainable_variables]
     losses = [float(trainer.train_step(batch)["loss"]) for _ in range(6)]
     assert losses[-1] < losses[0] and np.isfinite(losses).all()
@@ -108,11 +107,11 @@ def test_supervised_attention_batches_carry_grounding_and_steps_move_attention_o
     cfg.position_channels = cfg.relation_head = relation_head
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(cfg, data.tokenizer.vocabulary_size, config.pipeline.captioner_image_size)
-    trainer = captioner_trainer.CaptionerTrainer(cfg, model, config.max_consecutive_skips)
-    tokens = pipelines.frame_tokens(data.splits["train"].caption_tokens, data.tokenizer, 40)
-    loader = pipelines.ImageLoader(data.splits["train"], config.pipeline.captioner_image_size, 64)
-    grounded = grounding.split_grounding(data.splits["train"], data.tokenizer, cfg.encoded_size, 40)
-    batch = next(iter(captioner_trainer.train_batches(config, data, tokens, loader, 1, grounded)))
+    trainer = captioner_trainer.CaptionerStep(cfg, model, config.max_consecutive_skips)
+    grounded = grounding.split_grounding(data.splits["train"], data.tokenizer, cfg.encoded_size,
+                                         config.data.max_caption_tokens)
+    datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
+    batch = next(iter(captioner_trainer.train_batches(config, datasets, 1, grounded)))
     assert batch["token_object"].shape == batch["token_ids"].shape
     assert batch["object_masks"].shape[1:] == (3, cfg.encoded_size ** 2)
     assert int(tf.reduce_max(batch["token_object"])) >= 2   # words naming a second object

@@ -42,9 +42,9 @@ def test_short_run_beats_chance_and_resumes(tmp_path):
 
     frozen = trained.load_trained_encoder(config, workdir, 300)
     assert not frozen.trainable_variables
-    resumed = encoder_trainer.EncoderTrainer(config, encoder_trainer.prepare.prepare(
-        config, workdir), workdir)
-    assert resumed.position.epochs_done == 5
+    resumed = encoder_trainer.build_step(config, 300)
+    position, _ = encoder_trainer.epochs.resume(workdir, "encoder", resumed.checkpoint_objects())
+    assert position.epochs_done == 5
     for a, b in zip(frozen.weights, resumed.encoder.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     ids = tf.constant([[0, 5, 6, 0]], tf.int32)

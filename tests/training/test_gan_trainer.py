@@ -11,6 +11,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
 from caption_aug import config_schema
+from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.models.stage2gan import architecture_from_json
 from caption_aug.models.stage2gan import factory as gan_factory
@@ -104,8 +105,8 @@ def prepared(workdir, first_run):
 
 
 def _batch(prepared, config):
-    dataset = gan_trainer.training_batches(prepared.splits["train"], prepared.tokenizer, config,
-                                           SIZE)
+    dataset = gan_trainer.training_batches(
+        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer))
     return {k: v.numpy() for k, v in next(iter(dataset)).items()}
 
 
@@ -113,7 +114,7 @@ def _batch(prepared, config):
 def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
     config = _config()
     models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
+    trainer = gan_trainer.GanStep(config.gan, models, 0, config.max_consecutive_skips)
     batch = _batch(prepared, config)
     poisoned = dict(batch, image=np.full_like(batch["image"], np.nan))
     before = [v.numpy().copy() for v in models.discriminator.variables + models.generator.variables]
@@ -133,7 +134,7 @@ def test_non_finite_loss_skips_the_step_and_is_counted(prepared):
 def test_mode_seeking_steps_make_the_generator_use_its_noise(prepared):
     config = _config(mode_seeking_weight=10.0)
     models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
+    trainer = gan_trainer.GanStep(config.gan, models, 0, config.max_consecutive_skips)
     batch = _batch(prepared, config)
     first = {k: float(v) for k, v in trainer.generator_step(batch).items()}
     np.testing.assert_allclose(first["generator_loss"],
@@ -153,9 +154,9 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
                                       architecture)
     assert not models.discriminator.is_supernet
     assert models.discriminator.derive()["architecture"] == architecture
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
-    batches = iter(gan_trainer.training_batches(prepared.splits["train"], prepared.tokenizer,
-                                                config, SIZE))
+    trainer = gan_trainer.GanStep(config.gan, models, 0, config.max_consecutive_skips)
+    batches = iter(gan_trainer.training_batches(
+        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer)))
     before = [v.numpy().copy() for v in models.discriminator.trainable_variables]
     figures = trainer.train_iteration(batches)
     assert all(np.isfinite(v) for v in figures.values())
@@ -167,7 +168,7 @@ def test_fixed_derived_discriminator_trains_with_gan_int(prepared, workdir):
 def test_resumed_run_restores_the_trained_generator(first_run, workdir, prepared):
     config = _config()
     models = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)
-    trainer = gan_trainer.GanTrainer(config.gan, models, 0, config.max_consecutive_skips)
+    trainer = gan_trainer.GanStep(config.gan, models, 0, config.max_consecutive_skips)
     path = tf.train.latest_checkpoint(os.path.join(workdir, "gan", "checkpoints"))
     checkpoints.restore_into(path, trainer.checkpoint_objects())
     fresh = gan_factory.build_models(config.gan, SIZE, prepared.tokenizer.vocabulary_size, 0)

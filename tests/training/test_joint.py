@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing import event_accumulator
 
+from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
 from caption_aug.evaluation import report
@@ -120,15 +121,19 @@ def _config(**joint):
     return config
 
 
+def _datasets(config, prepared):
+    return pipelines.Datasets(config, prepared.splits, prepared.tokenizer)
+
+
 def test_a_joint_iteration_changes_g_e_f_w_a_b_and_nothing_else(all_run, tmp_path):
     workdir = _copy(all_run[0], tmp_path)
     config = _config()
     prepared = prepare_lib.prepare(config, str(workdir))
     run = joint_trainer.build_run(config, str(workdir), prepared)
     trained = {name: _values(vs) for name, vs in run.step.weights().items()}
-    encoder = run.step.gan_trainer.models.conditioning.encoder
+    encoder = run.step.gan_step.models.conditioning.encoder
     frozen = _values(encoder.variables)
-    streams = joint_trainer.batch_streams(config, prepared, int(run.iteration))
+    streams = joint_trainer.batch_streams(config, _datasets(config, prepared), int(run.iteration))
     run.step(joint_trainer.next_batches(streams, run.sampler, config, draw=0), True)
     for name, variables in run.step.weights().items():
         assert _changed(trained[name], _values(variables)), f"{name} did not change"
@@ -143,7 +148,7 @@ def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path)
     models = run.step.models
     every = [models.lm, models.generator, models.discriminator, models.captioner]
     before = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
-    streams = joint_trainer.batch_streams(config, prepared, 0)
+    streams = joint_trainer.batch_streams(config, _datasets(config, prepared), 0)
     batches = joint_trainer.next_batches(streams, run.sampler, config, draw=0)
     result = tf.function(lambda: hypergradient.finite_difference(
         run.step.problem(batches), *run.step.arguments(), run.step.rates))()

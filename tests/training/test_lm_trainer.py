@@ -49,22 +49,24 @@ def test_train_resume_and_evaluate(tmp_path):
     workdir = str(tmp_path)
     corpus = lm_trainer.load_corpus(config, workdir)
     assert corpus.caption_shapes and len(corpus.train.flat_captions) == 600
-    trainer = lm_trainer.LMTrainer(config, corpus, workdir)
-    validation = trainer.dataset(corpus.validation, training=False)
+    trainer = lm_trainer.build_step(config, corpus)
+    validation = lm_trainer.corpus_datasets(config, corpus).lm("validation", training=False)
     untrained = lm_eval.perplexity(trainer.model, validation)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", "lm"))
-    trainer.train(writer)
+    position = lm_trainer.train(config, workdir, corpus, trainer, writer)
     trained_perplexity = lm_eval.perplexity(trainer.model, validation)
     assert trained_perplexity < 0.3 * untrained
-    assert trainer.position.epochs_done == 2
+    assert position.epochs_done == 2
     np.testing.assert_allclose(tf.sigmoid(trainer.weight_logits), 0.9, rtol=1e-6)  # A untouched
 
     # A rerun resumes: same weights, optimizer step and weight logits (as stage 4 would leave them).
+    _, checkpointer = lm_trainer.epochs.resume(workdir, "lm", trainer.checkpoint_objects())
     trainer.weight_logits.assign(tf.linspace(-1.0, 1.0, 600))
-    trainer.checkpointer.save()
+    checkpointer.save()
     config.lm.epochs = 3
-    resumed = lm_trainer.LMTrainer(config, corpus, workdir)
-    assert resumed.position.epochs_done == 2
+    resumed = lm_trainer.build_step(config, corpus)
+    resumed_position, _ = lm_trainer.epochs.resume(workdir, "lm", resumed.checkpoint_objects())
+    assert resumed_position.epochs_done == 2
     assert int(resumed.optimizer.iterations.numpy()) == int(trainer.optimizer.iterations.numpy())
     np.testing.assert_array_equal(resumed.weight_logits.numpy(), trainer.weight_logits.numpy())
     for a, b in zip(resumed.model.weights, trainer.model.weights):

@@ -79,7 +79,7 @@ def test_poisoned_captioner_batch_changes_nothing_and_is_counted(tiny_data):
     config, _, data = tiny_data
     tf.keras.utils.set_random_seed(0)
     model = build_captioner(config.captioner, data.tokenizer.vocabulary_size, 32)
-    trainer = captioner_trainer.CaptionerTrainer(config.captioner, model, 20)
+    trainer = captioner_trainer.CaptionerStep(config.captioner, model, 20)
     batch = {"image": tf.fill([4, 32, 32, 3], np.nan),
              "token_ids": tf.ones([4, 6], tf.int32), "padding_mask": tf.ones([4, 6], tf.bool)}
     everything = model.variables + trainer.decoder_optimizer.variables
@@ -91,8 +91,10 @@ def test_poisoned_captioner_batch_changes_nothing_and_is_counted(tiny_data):
 
 def test_poisoned_lm_caption_weight_changes_nothing_and_is_counted(tiny_data):
     config, workdir, _ = tiny_data
-    trainer = lm_trainer.LMTrainer(config, lm_trainer.load_corpus(config, workdir), workdir)
-    batch = next(iter(trainer.train_batches(0)))
+    lm_corpus = lm_trainer.load_corpus(config, workdir)
+    trainer = lm_trainer.build_step(config, lm_corpus)
+    batch = next(iter(lm_trainer.train_batches(config, lm_trainer.corpus_datasets(config,
+                                                                                  lm_corpus), 0)))
     trainer.weight_logits.scatter_nd_update(batch["caption_index"][:1, None], [np.nan])
     everything = trainer.model.variables + trainer.optimizer.variables
     before = _values(everything)

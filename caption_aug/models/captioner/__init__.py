@@ -6,4 +6,4 @@ from caption_aug.models.captioner.captioner import Captioner, build_captioner, d
 from caption_aug.models.captioner.decoder import AttentionDecoder
 from caption_aug.models.captioner.encoder import build_encoder
 from caption_aug.models.captioner.loss import (CaptionLoss, attention_supervision_loss,
-                                              caption_loss, teacher_forcing)
+                                              caption_loss, teacher_forced_loss, teacher_forcing)

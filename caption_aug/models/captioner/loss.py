@@ -28,6 +28,15 @@ def teacher_forcing(tokens, padding_mask):
     return tokens[:, :-1], tokens[:, 1:], padding_mask[:, 1:]
 
 
+def teacher_forced_loss(call, image, tokens, padding_mask, alpha_c: float):
+    """(CaptionLoss, the captioner's outputs) of one teacher-forced batch: `call(inputs)` runs
+    the captioner (a plain call, or a stateless one on explicit weights); `tokens` are ids or
+    (soft) one-hots."""
+    inputs, targets, target_mask = teacher_forcing(tokens, padding_mask)
+    out = call({"image": image, "tokens": inputs})
+    return caption_loss(out["logits"], targets, target_mask, out["alphas"], alpha_c), out
+
+
 def token_cross_entropy(logits, targets):
     """[B, T] cross-entropy of int or soft targets; soft ones as -sum(p * log_softmax(logits))."""
     log_probs = ops.log_softmax(logits, axis=-1)

@@ -25,8 +25,7 @@ def run_mode(config, workdir: str) -> dict:
     config = random_models.offline_copy(config)
     vocabulary_size = config.tokenizer.vocab_size
     models, weight_logits, gan = random_models.build(config, vocabulary_size)
-    optimizers = joint_step_lib.build_optimizers(config, models, weight_logits)
-    step = joint_step_lib.JointStep(config, models, weight_logits, gan, optimizers)
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan)
     result = {"parameters": {name: _parameters(variables)
                              for name, variables in step.weights().items()},
               "vocabulary_size": vocabulary_size, "seconds_per_iteration": []}

@@ -65,8 +65,7 @@ def check(config) -> dict:
         models, weight_logits, gan = random_models.build(config, vocabulary_size)
     finally:
         keras.config.set_dtype_policy("float32")
-    step = joint_step_lib.JointStep(config, models, weight_logits, gan,
-                                    joint_step_lib.build_optimizers(config, models, weight_logits))
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan)
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
     args = (step.problem(batches), *step.arguments(), step.rates)
     started = time.time()

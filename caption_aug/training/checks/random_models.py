@@ -32,7 +32,7 @@ def offline_copy(config):
 
 
 def build(config, vocabulary_size: int):
-    """(JointModels, A variable, GanTrainer) with random weights, seeded by `config.seed`."""
+    """(JointModels, A variable, GanStep) with random weights, seeded by `config.seed`."""
     keras.utils.set_random_seed(config.seed)
     lm = caption_lm.build_caption_lm(config.lm, vocabulary_size)
     conditioning = None
@@ -44,7 +44,7 @@ def build(config, vocabulary_size: int):
     gan_models = gan_factory.build_models(config.gan, config.pipeline.gan_image_size,
                                               vocabulary_size, config.seed,
                                               conditioning=conditioning)
-    gan = gan_trainer_lib.GanTrainer(config.gan, gan_models, config.seed,
+    gan = gan_trainer_lib.GanStep(config.gan, gan_models, config.seed,
                                      config.max_consecutive_skips)
     captioner = build_captioner(config.captioner, vocabulary_size,
                                 config.pipeline.captioner_image_size)

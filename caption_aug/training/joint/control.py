@@ -14,6 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import progress
+from caption_aug.data import pipelines
 from caption_aug.evaluation import captioner_eval
 from caption_aug.training import captioner_trainer
 from caption_aug.training.joint import trainer as joint_trainer
@@ -28,15 +29,14 @@ def train(config, workdir: str, prepared):
     """Trains (or resumes) the control captioner to `joint.iterations` updates; (model, metrics)."""
     keras.utils.set_random_seed(config.seed)
     model = trained.load_trained_captioner(config, workdir, prepared.tokenizer.vocabulary_size)
-    trainer = captioner_trainer.CaptionerTrainer(config.captioner, model,
-                                                 config.max_consecutive_skips)
+    trainer = captioner_trainer.CaptionerStep(config.captioner, model,
+                                              config.max_consecutive_skips, name=STAGE)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpointer = checkpoints.resume_or_start(
-        layout.checkpoint_dir(workdir, STAGE),
-        dict(model=model, encoder_optimizer=trainer.encoder_optimizer,
-             decoder_optimizer=trainer.decoder_optimizer, step=step, **trainer.guard.trackables()))
+    checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE),
+                                               dict(**trainer.checkpoint_objects(), step=step))
     updates, every = config.joint.iterations, config.joint.checkpoint_every
-    batches = joint_trainer.real_stream(config, prepared, done=int(step))
+    batches = joint_trainer.real_stream(
+        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), done=int(step))
     logging.info("control arm: %d real-only captioner updates from the warm-up checkpoint", updates)
     meter = progress.Progress("control arm", updates, done=int(step))
     while int(step) < updates:

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.training import gan_trainer as gan_trainer_lib
 from caption_aug.training.joint import trainer as joint_trainer
@@ -43,7 +44,7 @@ def synthesize(config, workdir: str, prepared) -> str:
     os.makedirs(os.path.join(directory, "images"), exist_ok=True)
     generate = gan_trainer_lib.inference_images(models.embed_text, models.generator)
     gan_trainer_lib.RealVersusGenerated(
-        prepared.splits["test"], tok, config, config.pipeline.gan_image_size).write(
+        pipelines.Datasets(config, prepared.splits, tok), "test", config).write(
             os.path.join(directory, "real_vs_generated.png"), generate)
     batch_size = min(num_pairs, config.lm.generation.batch_size)
     entries = []

@@ -46,26 +46,26 @@ class JointRun:
     checkpointer: checkpoints.Checkpointer
 
 
-def load_gan_trainer(config, workdir: str, vocabulary_size: int):
-    """The GAN trainer restored from WORKDIR/gan/checkpoints (raises when train_gan has not run),
+def load_gan_step(config, workdir: str, vocabulary_size: int):
+    """The GAN step restored from WORKDIR/gan/checkpoints (raises when train_gan has not run),
     its generator set to the moving average that the GAN stage sampled and scored."""
     gan = config.gan
     models = gan_factory.build_models(
         gan, config.pipeline.gan_image_size, vocabulary_size, config.seed,
         gan_trainer_lib.load_architecture(gan.derived_architecture),
         conditioning=gan_trainer_lib.load_conditioning(config, workdir, vocabulary_size))
-    trainer = gan_trainer_lib.GanTrainer(gan, models, config.seed, config.max_consecutive_skips)
+    trainer = gan_trainer_lib.GanStep(gan, models, config.seed, config.max_consecutive_skips)
     checkpoints.restore_stage(workdir, layout.GAN, trainer.checkpoint_objects())
     trainer.generator_from_average()
     return trainer
 
 
 def load_warm_models(config, workdir: str, prepared):
-    """(JointModels, A, GAN trainer) from the stages' warm-up checkpoints in `workdir`."""
+    """(JointModels, A, GAN step) from the stages' warm-up checkpoints in `workdir`."""
     vocabulary = prepared.tokenizer.vocabulary_size
     lm, weight_logits = trained.load_trained_lm(
         config, workdir, vocabulary, len(prepared.splits["train"].flat_captions))
-    gan = load_gan_trainer(config, workdir, vocabulary)
+    gan = load_gan_step(config, workdir, vocabulary)
     captioner = trained.load_trained_captioner(config, workdir, vocabulary)
     models = joint_problem.JointModels(
         lm=lm, embed_text=gan.models.conditioning.embed, generator=gan.models.generator,
@@ -78,53 +78,38 @@ def build_run(config, workdir: str, prepared) -> JointRun:
     """The joint step over the warmed-up models, resumed from `joint/checkpoints` when there."""
     keras.utils.set_random_seed(config.seed)  # what the models draw when built, per run
     models, weight_logits, gan = load_warm_models(config, workdir, prepared)
-    optimizers = joint_step_lib.build_optimizers(config, models, weight_logits)
-    step = joint_step_lib.JointStep(config, models, weight_logits, gan, optimizers)
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan)
     iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="joint_iteration")
     checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE), dict(
         lm=models.lm, caption_weight_logits=weight_logits, gan=gan.checkpoint_objects(),
-        captioner=models.captioner, iteration=iteration, gan_noise=step.gan_noise,
-        guards={name: guard.trackables() for name, guard in step.guards.items()},
-        **{f"{field.name}_optimizer": getattr(optimizers, field.name)
-           for field in dataclasses.fields(optimizers)}))
+        captioner=models.captioner, iteration=iteration, **step.checkpoint_objects()))
     sampler = caption_sampler.CaptionSampler(
         models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
         config.gan.noise_dim, config.seed)
     return JointRun(step, sampler, iteration, checkpointer)
 
 
-def captioner_stream(config, prepared, split: str, seed: int, done: int):
-    """An endless iterator over a split's captioner batches in an order fixed by `seed`,
+def captioner_stream(datasets: pipelines.Datasets, split: str, seed: int, done: int):
+    """An endless iterator over a split's shuffled captioner batches in an order fixed by `seed`,
     positioned after the `done` batches already taken."""
-    tok, pipe = prepared.tokenizer, config.pipeline
-    data = prepared.splits[split]
-    tokens = pipelines.frame_tokens(data.caption_tokens, tok, config.data.max_caption_tokens)
-    images = pipelines.ImageLoader(data, pipe.captioner_image_size, config.data.cache_max_mb)
-    return iter(pipelines.captioner_dataset(
-        data, tokens, images, tok.pad_id, pipe.batch_size, pipe.bucket_boundaries,
-        pipe.captioner_normalization, training=True, seed=seed).repeat().skip(done))
+    return iter(datasets.captioner(split, training=True, seed=seed).repeat().skip(done))
 
 
-def real_stream(config, prepared, done: int):
+def real_stream(config, datasets: pipelines.Datasets, done: int):
     """The real training pairs of the joint phase's captioner updates (also the control arm's)."""
-    return captioner_stream(config, prepared, "train", config.seed + 2, done)
+    return captioner_stream(datasets, "train", config.seed + 2, done)
 
 
-def batch_streams(config, prepared, done_iterations: int) -> dict:
+def batch_streams(config, datasets: pipelines.Datasets, done_iterations: int) -> dict:
     """Endless iterators over the real batches joint iterations take, positioned after the
     `done_iterations` already run, so a resumed run sees what an uninterrupted one would."""
-    tok, pipe = prepared.tokenizer, config.pipeline
-    train = prepared.splits["train"]
-    train_tokens = pipelines.frame_tokens(train.caption_tokens, tok, config.data.max_caption_tokens)
-    gan_batches = gan_trainer_lib.training_batches(train, tok, config, pipe.gan_image_size)
+    gan_batches = gan_trainer_lib.training_batches(config, datasets)
     return {
-        "lm": iter(pipelines.lm_dataset(train, train_tokens, tok.pad_id, pipe.batch_size,
-                                        pipe.bucket_boundaries, training=True,
-                                        seed=config.seed + 1).repeat().skip(done_iterations)),
+        "lm": iter(datasets.lm("train", training=True, seed=config.seed + 1)
+                   .repeat().skip(done_iterations)),
         "gan": iter(gan_batches.skip(done_iterations * (1 + config.gan.generator_steps))),
-        "real": real_stream(config, prepared, done_iterations),
-        "validation": captioner_stream(config, prepared, "validation", config.seed + 3,
-                                       done_iterations),
+        "real": real_stream(config, datasets, done_iterations),
+        "validation": captioner_stream(datasets, "validation", config.seed + 3, done_iterations),
     }
 
 
@@ -225,7 +210,8 @@ def train(config, workdir: str, prepared) -> tuple:
     """Runs (or resumes) the joint phase to `joint.iterations`; returns (metrics, JointRun)."""
     joint = config.joint
     run = build_run(config, workdir, prepared)
-    streams = batch_streams(config, prepared, int(run.iteration))
+    streams = batch_streams(config, pipelines.Datasets(config, prepared.splits,
+                                                       prepared.tokenizer), int(run.iteration))
     flat_captions = prepared.splits["train"].flat_captions
     os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
     log_path = os.path.join(workdir, STAGE, SYNTHETIC_CAPTIONS)

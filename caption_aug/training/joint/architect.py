@@ -1,0 +1,64 @@
+"""The update of A (caption weights) and B (discriminator architecture) from the captioner's
+validation hypergradient, held whole in one short class as DARTS' `architect.py` holds its own:
+the virtual step's rates, the method, the two optimisers, the non-finite guard and the ablation
+switches that freeze A or B."""
+
+import keras
+import tensorflow as tf
+
+from caption_aug.training import guard as guard_lib
+from caption_aug.training.joint import hypergradient
+
+# Adam's epsilon for A and B: hypergradients carry the product of the virtual learning rates
+# (about 1e-7 at the default rates), far below Adam's usual 1e-7 epsilon; with this one Adam
+# steps by the direction alone.
+HYPER_EPSILON = 1e-30
+
+
+class Architect:
+    """`hypergradients(problem, W, G, E, A, B)` then, after the iteration's stage updates,
+    `update(grads)`: A <- A - Adam(dL_val/dA), B <- B - Adam(dL_val/dB), each unless frozen
+    (`joint.update_caption_weights`, `joint.update_architecture`)."""
+
+    def __init__(self, config, weight_logits, arch_weights):
+        joint = config.joint
+        self.joint = joint
+        self.weight_logits = weight_logits
+        self.arch_weights = arch_weights
+        self.rates = hypergradient.Rates(
+            captioner_lr=config.captioner.decoder_lr, lm_lr=config.lm.learning_rate,
+            generator_lr=config.gan.generator_lr, synthetic_weight=joint.synthetic_weight)
+        self.caption_weights_optimizer = keras.optimizers.Adam(
+            joint.caption_weights_lr, epsilon=HYPER_EPSILON, name="caption_weights_adam")
+        self.architecture_optimizer = keras.optimizers.Adam(
+            joint.architecture_lr, beta_1=0.5, beta_2=0.999, epsilon=HYPER_EPSILON,
+            weight_decay=joint.architecture_weight_decay or None, name="architecture_adam")
+        self.caption_weights_optimizer.build([weight_logits])
+        self.architecture_optimizer.build([arch_weights])
+        self.guard = guard_lib.NonFiniteGuard(  # its virtual steps use the stage rates
+            "joint_hypergradient", config.max_consecutive_skips,
+            "joint.epsilon_scale or the virtual steps' rates "
+            "(captioner.decoder_lr, lm.learning_rate, gan.generator_lr)")
+
+    def hypergradients(self, problem: hypergradient.Problem, W, G, E, A, B
+                       ) -> hypergradient.Hypergradients:
+        """dL_val/dA and dL_val/dB by `joint.hypergradient` from the weights (W, G, E, A, B)."""
+        return hypergradient.compute(self.joint.hypergradient, problem, W, G, E, A, B, self.rates,
+                                     epsilon_scale=self.joint.epsilon_scale)
+
+    @staticmethod
+    def figures(grads: hypergradient.Hypergradients) -> dict:
+        return {**{f"hypergradient/{k}": v for k, v in grads.stats.items()},
+                "hypergradient/a_norm": tf.norm(grads.a),
+                "hypergradient/b_norm": tf.norm(grads.b)}
+
+    def update(self, grads: hypergradient.Hypergradients) -> None:
+        """The guarded A and B updates (skipped, and counted, when a hypergradient is not
+        finite)."""
+        self.guard.apply(None, [grads.a, grads.b], lambda: self._apply(grads))
+
+    def _apply(self, grads) -> None:
+        if self.joint.update_caption_weights:
+            self.caption_weights_optimizer.apply([grads.a], [self.weight_logits])
+        if self.joint.update_architecture:
+            self.architecture_optimizer.apply([grads.b], [self.arch_weights])
