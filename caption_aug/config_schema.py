@@ -18,45 +18,71 @@ HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
 
 
 def base_config() -> ml_collections.ConfigDict:
-    """The defaults: the embedded caption_shapes dataset at CPU sizes."""
+    """The defaults: the embedded caption_shapes dataset at CPU sizes, one section per part."""
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.max_consecutive_skips = 20        # a stage stops after this many non-finite steps in a row
+    config.data = _data()
+    config.tokenizer = _tokenizer()
+    config.pipeline = _pipeline()
+    config.captioner = _captioner()
+    config.lm = _lm()
+    config.encoder = _encoder()
+    config.gan = _gan()
+    config.attribute_classifier = _attribute_classifier()
+    config.joint = _joint()
+    config.synthesize = _synthesize()
+    config.lock()
+    return config
 
-    config.data = ml_collections.ConfigDict()
-    config.data.source = "caption_shapes"
-    config.data.max_caption_words = 50       # longer captions are skipped and counted
-    config.data.max_caption_tokens = 40      # including start and end; longer ones are cut
-    config.data.cache_max_mb = 1024          # decoded images are kept in memory below this
-    config.data.validation_fraction = 0.1    # for sources without splits (a COCO JSON)
-    config.data.test_fraction = 0.1
-    config.data.caption_shapes = ml_collections.ConfigDict(dict(
+
+def _data() -> ml_collections.ConfigDict:
+    """Which dataset, how captions are cut, and each source's paths."""
+    section = ml_collections.ConfigDict()
+    section.source = "caption_shapes"
+    section.max_caption_words = 50           # longer captions are skipped and counted
+    section.max_caption_tokens = 40          # including start and end; longer ones are cut
+    section.cache_max_mb = 1024              # decoded images are kept in memory below this
+    section.validation_fraction = 0.1        # for sources without splits (a COCO JSON)
+    section.test_fraction = 0.1
+    section.caption_shapes = ml_collections.ConfigDict(dict(
         train_size=4000, validation_size=500, test_size=500, resolution=64, seed=0,
         holdout="",                          # e.g. "red circle,large star": never in train
         novel_fraction=0.5))                 # share of val/test scenes showing a held-out one
-    config.data.coco = ml_collections.ConfigDict(dict(annotations="", image_dir=""))
-    config.data.karpathy = ml_collections.ConfigDict(dict(json="", image_dir=""))
-    config.data.flickr8k = ml_collections.ConfigDict(dict(
+    section.coco = ml_collections.ConfigDict(dict(annotations="", image_dir=""))
+    section.karpathy = ml_collections.ConfigDict(dict(json="", image_dir=""))
+    section.flickr8k = ml_collections.ConfigDict(dict(
         token_file="", image_dir="", train_list="", validation_list="", test_list=""))
-    config.data.tfds = ml_collections.ConfigDict(dict(
+    section.tfds = ml_collections.ConfigDict(dict(
         data_dir="", train_split="train+restval", validation_split="val", test_split="test"))
+    return section
 
-    config.tokenizer = ml_collections.ConfigDict()
-    config.tokenizer.source = "train"        # "train" (BPE on train captions) or a keras-hub preset
-    config.tokenizer.vocab_size = 1000
-    config.tokenizer.min_frequency = 2
 
-    config.pipeline = ml_collections.ConfigDict()
-    config.pipeline.batch_size = 32
-    config.pipeline.eval_batch_size = 64
-    config.pipeline.bucket_boundaries = (12, 16, 20, 24, 28)
-    config.pipeline.captioner_image_size = 64
-    config.pipeline.captioner_normalization = "imagenet"
-    config.pipeline.gan_image_size = 32          # CPU default; the paper's 64 in configs/paper.py
-    config.pipeline.encoder_image_size = 32
+def _tokenizer() -> ml_collections.ConfigDict:
+    """The shared tokenizer: BPE trained on the train captions, or a keras-hub preset's."""
+    section = ml_collections.ConfigDict()
+    section.source = "train"            # "train" (BPE on train captions) or a keras-hub preset
+    section.vocab_size = 1000
+    section.min_frequency = 2
+    return section
 
-    # --- captioner (stage 3, Show-Attend-Tell) ---
-    config.captioner = ml_collections.ConfigDict(dict(
+
+def _pipeline() -> ml_collections.ConfigDict:
+    """Batch sizes, length buckets, and each model's image size and normalisation."""
+    section = ml_collections.ConfigDict()
+    section.batch_size = 32
+    section.eval_batch_size = 64
+    section.bucket_boundaries = (12, 16, 20, 24, 28)
+    section.captioner_image_size = 64
+    section.captioner_normalization = "imagenet"
+    section.gan_image_size = 32              # CPU default; the paper's 64 in configs/paper.py
+    section.encoder_image_size = 32
+    return section
+
+
+def _captioner() -> ml_collections.ConfigDict:
+    """Stage 3: the Show-Attend-Tell captioner, its training and its evaluation."""
+    return ml_collections.ConfigDict(dict(
         backbone="small_cnn",                # resnet101 (paper) | resnet50 | small_cnn | features
         weights="",                          # "" (random), "imagenet", or a local weights file
         fine_tune_stages=("conv3", "conv4", "conv5"),  # ResNet stages trained; others frozen
@@ -66,10 +92,10 @@ def base_config() -> ml_collections.ConfigDict:
         small_cnn_residual=False,            # the unstrided convs as residual units relu(x + bn(conv))
         feature_dim=0,                       # channels of the input grid for backbone="features"
         pretrain_steps=1600,                 # caption_shapes: first train the encoder as a colour/
-                                             # shape classifier of single-object images (0: off)
+                                       # shape classifier of single-object images (0: off)
         pretrain_object_steps=800,           # then as a per-location (colour, shape)-pair detector
-                                             # of all scenes, for binding (0: off; needs
-                                             # pretrain_steps > 0)
+                                       # of all scenes, for binding (0: off; needs
+                                       # pretrain_steps > 0)
         pretrain_batch_size=64, pretrain_learning_rate=2e-3,
         encoded_size=8,                      # pixels pooled to E x E (paper: 14)
         embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
@@ -78,22 +104,22 @@ def base_config() -> ml_collections.ConfigDict:
         grad_clip_value=5.0,                 # clip each gradient element to +-5 (paper)
         alpha_c=1.0,                         # weight of the doubly stochastic attention term
         attention_coverage=False,            # the attention also sees each pixel's attention so far
-                                             # (Tu et al. 2016's coverage, no coverage loss)
+                                       # (Tu et al. 2016's coverage, no coverage loss)
         attention_supervision=1.0,           # x the cross-entropy of the attention at words naming
-                                             # an object against the object's disc (caption_shapes;
-                                             # 0: off, the paper's)
+                                       # an object against the object's disc (caption_shapes;
+                                       # 0: off, the paper's)
         position_channels=True,              # each pixel's x, y appended to the encoder's features
         relation_head=True,                  # a second attention whose context, and centre
-                                             # relative to the first's, the LSTM reads (needs
-                                             # position_channels)
+                                       # relative to the first's, the LSTM reads (needs
+                                       # position_channels)
         deep_output=True,                    # the word classifier reads the step's attention context
-                                             # beside the LSTM's h (Show-Attend-Tell's deep output)
+                                       # beside the LSTM's h (Show-Attend-Tell's deep output)
         epochs=4,                            # 2 leave the relation head unlearnt (README, Stage 3)
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         select_by="bleu_4",                  # the validation figure that picks the best epoch and
-                                             # drives decay / early stopping: "bleu_4" or "all_true"
-                                             # (share of captions entirely true; caption_shapes; it
-                                             # favours epochs whose captions leave objects out)
+                                       # drives decay / early stopping: "bleu_4" or "all_true"
+                                       # (share of captions entirely true; caption_shapes; it
+                                       # favours epochs whose captions leave objects out)
         early_stopping_patience=20,          # epochs without a gain of it (paper: 20, by BLEU-4)
         lr_decay_patience=8,                 # lr *= lr_decay_factor after this many (paper: 8)
         lr_decay_factor=0.8,
@@ -107,17 +133,18 @@ def base_config() -> ml_collections.ConfigDict:
         log_every_steps=100,
         checkpoint_every_steps=200,          # also checkpoint mid-epoch (resume is step-exact)
         num_attention_maps=4))               # test images in the attention figure / TensorBoard
-    # --- end captioner ---
 
-    # --- caption LM (stage 1) and sentence encoder ---
-    config.lm = ml_collections.ConfigDict(dict(
+
+def _lm() -> ml_collections.ConfigDict:
+    """Stage 1: the caption LM with its caption weights A, and its caption generation."""
+    return ml_collections.ConfigDict(dict(
         preset="",                           # "": from scratch; else a keras-hub preset name,
-                                             # "hf://..." handle or local folder (GPT-2 family)
+                                              # "hf://..." handle or local folder (GPT-2 family)
         num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=512,  # from-scratch size
         dropout=0.1,
         max_sequence_length=64,              # position embeddings (>= data.max_caption_tokens)
         text_only_source="",                 # a COCO captions JSON: train the LM on its captions
-                                             # alone (images ignored), split by data.*_fraction
+                                              # alone (images ignored), split by data.*_fraction
         initial_caption_weight=0.9,          # a_i = sigmoid(A_i) at the start
         learning_rate=5e-4,
         weight_decay=0.01,
@@ -128,20 +155,24 @@ def base_config() -> ml_collections.ConfigDict:
         checkpoint_every_steps=200,          # also checkpoint mid-epoch (resume is step-exact)
         straight_through_temperature=1.0,    # tau of the relaxed one-hots (stage 4)
         generation=ml_collections.ConfigDict(dict(
-            prompt_words=5,                  # prompt: the first words of a real train caption
-            max_length=20,                   # caption tokens generated at most, prompt included
-            # beam | greedy | top_k | top_p. Nucleus p=0.95 at temperature 1: the joint phase's
-            # draws (20 x 16 from the warmed-up default LM, seeds 0 / 1) are valid scenes 0.944 /
-            # 0.969, distinct-2 0.153 / 0.162, self-BLEU-4 0.684 / 0.702, as diverse as the real
-            # captions they are prompted from (0.159 / 0.164, 0.692 / 0.694); beam 2 (the paper's
-            # choice, configs/paper.py): 0.938 / 0.944, 0.105 / 0.128, 0.871 / 0.843. Table and
-            # the other settings: README, Stage 1.
-            sampler="top_p",
-            num_beams=2, top_k=10, top_p=0.95, temperature=1.0,
-            batch_size=64,
-            num_eval_prompts=500,            # train captions whose prompts are scored
-            num_table_rows=12))))            # example captions in TensorBoard and the report
-    config.encoder = ml_collections.ConfigDict(dict(
+       prompt_words=5,                  # prompt: the first words of a real train caption
+       max_length=20,                   # caption tokens generated at most, prompt included
+       # beam | greedy | top_k | top_p. Nucleus p=0.95 at temperature 1: the joint phase's
+       # draws (20 x 16 from the warmed-up default LM, seeds 0 / 1) are valid scenes 0.944 /
+       # 0.969, distinct-2 0.153 / 0.162, self-BLEU-4 0.684 / 0.702, as diverse as the real
+       # captions they are prompted from (0.159 / 0.164, 0.692 / 0.694); beam 2 (the paper's
+       # choice, configs/paper.py): 0.938 / 0.944, 0.105 / 0.128, 0.871 / 0.843. Table and
+       # the other settings: README, Stage 1.
+       sampler="top_p",
+       num_beams=2, top_k=10, top_p=0.95, temperature=1.0,
+       batch_size=64,
+       num_eval_prompts=500,            # train captions whose prompts are scored
+       num_table_rows=12))))            # example captions in TensorBoard and the report
+
+
+def _encoder() -> ml_collections.ConfigDict:
+    """The sentence encoder (joint image/text embedding) that conditions the GAN."""
+    return ml_collections.ConfigDict(dict(
         embedding_dim=1024,                  # the text vector that conditions the GAN
         token_embedding_dim=128,
         rnn="gru",                           # gru | lstm (bidirectional)
@@ -154,14 +185,15 @@ def base_config() -> ml_collections.ConfigDict:
         epochs=1,                            # sized so --mode=all fits ~10 min on 2 cores
         steps_per_epoch=0,                   # 0: a whole pass over the train captions
         image_pretrain_steps=0,              # caption_shapes: first train the image side as a
-                                             # colour/shape classifier (shapes_long: 1,600)
+                                         # colour/shape classifier (shapes_long: 1,600)
         image_pretrain_batch_size=64, image_pretrain_learning_rate=2e-3,
         log_every_steps=100,
         checkpoint_every_steps=200))         # also checkpoint mid-epoch (resume is step-exact)
-    # --- end caption LM and sentence encoder ---
 
-    # --- Stage2GAN (stage 2) and its attribute classifier ---
-    config.gan = ml_collections.ConfigDict(dict(
+
+def _gan() -> ml_collections.ConfigDict:
+    """Stage 2: the Stage2GAN, its DARTS supernet discriminator and its training."""
+    return ml_collections.ConfigDict(dict(
         generator_channels=16,               # last hidden map of G; earlier ones double (Reed: 64)
         discriminator_channels=8,            # first supernet cell; each further cell doubles
         noise_dim=100,
@@ -204,21 +236,26 @@ def base_config() -> ml_collections.ConfigDict:
         summary_every=50, checkpoint_every=50,
         sample_captions=8,                   # validation captions in the sample grid
         samples_per_caption=3))
-    config.attribute_classifier = ml_collections.ConfigDict(dict(
+
+
+def _attribute_classifier() -> ml_collections.ConfigDict:
+    """The classifier that scores generated images' colours and shapes."""
+    return ml_collections.ConfigDict(dict(
         steps=800,                           # 400 gave a colour ceiling of 0.89 for seed 1 (1.00
-                                             # for seed 0) at 32x32; 64x64 shape needs ~1,600
+                            # for seed 0) at 32x32; 64x64 shape needs ~1,600
         batch_size=64, learning_rate=2e-3,
         filters=(32, 64, 128), convs_per_block=2,  # the captioner's small_cnn trunk
         stem=16))                            # its stride-1 stem conv: small hexagon vs circle
-    # --- end Stage2GAN ---
 
-    # --- stage 4: the joint phase and its hypergradients ---
-    config.joint = ml_collections.ConfigDict(dict(
+
+def _joint() -> ml_collections.ConfigDict:
+    """Stage 4: the joint phase and its hypergradients of A and B."""
+    return ml_collections.ConfigDict(dict(
         iterations=20,                       # joint iterations after the stages' warm-up
         synthetic_weight=0.5,                # lambda: weight of the synthetic captioner loss
         synthetic_batch_size=16,             # synthetic pairs drawn per iteration
         hypergradient="finite_difference",   # finite_difference | exact (nested tapes, small
-                                             # models) | first_order (v at W, no virtual step)
+                                           # models) | first_order (v at W, no virtual step)
         hypergradient_every=1,               # A/B update every k iterations
         epsilon_scale=0.01,                  # eps = epsilon_scale / ||v|| (and the inner ones)
         update_caption_weights=True,         # A (ablation: False freezes it)
@@ -228,12 +265,12 @@ def base_config() -> ml_collections.ConfigDict:
         architecture_weight_decay=1e-3,
         jit_compile=False,                   # XLA for the joint step
         log_every=5, checkpoint_every=5))
-    config.synthesize = ml_collections.ConfigDict(dict(
-        num_pairs=100))                      # --mode=synthesize: pairs written to WORKDIR/synthetic
-    # --- end stage 4 ---
 
-    config.lock()
-    return config
+
+def _synthesize() -> ml_collections.ConfigDict:
+    """`--mode=synthesize`: the synthetic pairs it writes."""
+    return ml_collections.ConfigDict(dict(
+        num_pairs=100))                      # --mode=synthesize: pairs written to WORKDIR/synthetic
 
 
 # Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.
@@ -257,6 +294,14 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     Types come first (`check_types`), so the value checks below and the run never meet, say, a
     string where a number belongs."""
     check_types(config)
+    for check in (_check_data, _check_pipeline, _check_captioner, _check_lm, _check_encoder,
+                  _check_gan, _check_joint):
+        check(config)
+    if check_data_paths:
+        _check_data_paths(config)
+
+
+def _check_data(config) -> None:
     data = config.data
     _require(config.max_consecutive_skips > 0, "max_consecutive_skips", config.max_consecutive_skips,
              "> 0")
@@ -265,13 +310,31 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(data.max_caption_tokens >= 3, "data.max_caption_tokens", data.max_caption_tokens, ">= 3")
     _require(0 <= data.validation_fraction + data.test_fraction < 1, "data.validation_fraction",
              data.validation_fraction, "fractions summing to less than 1")
-    _require(config.pipeline.captioner_normalization in NORMALIZATIONS,
-             "pipeline.captioner_normalization", config.pipeline.captioner_normalization,
+
+
+def _check_pipeline(config) -> None:
+    pipeline = config.pipeline
+    _require(pipeline.captioner_normalization in NORMALIZATIONS,
+             "pipeline.captioner_normalization", pipeline.captioner_normalization,
              f"one of {NORMALIZATIONS}")
-    _require(config.pipeline.batch_size > 0, "pipeline.batch_size", config.pipeline.batch_size, "> 0")
-    _require(list(config.pipeline.bucket_boundaries) == sorted(config.pipeline.bucket_boundaries),
-             "pipeline.bucket_boundaries", config.pipeline.bucket_boundaries, "increasing")
-    # --- captioner (stage 3) ---
+    _require(pipeline.batch_size > 0, "pipeline.batch_size", pipeline.batch_size, "> 0")
+    _require(list(pipeline.bucket_boundaries) == sorted(pipeline.bucket_boundaries),
+             "pipeline.bucket_boundaries", pipeline.bucket_boundaries, "increasing")
+
+
+def _check_data_paths(config) -> None:
+    """The annotation files and image folders of a file-based source exist."""
+    data = config.data
+    if data.source in ("coco", "karpathy", "flickr8k"):
+        for key, path in data[data.source].items():
+            if key.endswith("_list") and not path:
+                continue
+            _require(path and os.path.exists(path), f"data.{data.source}.{key}", path,
+                     "an existing path")
+
+
+def _check_captioner(config) -> None:
+    data = config.data
     cap = config.captioner
     _require(cap.backbone in CAPTIONER_BACKBONES, "captioner.backbone", cap.backbone,
              f"one of {CAPTIONER_BACKBONES}")
@@ -324,9 +387,10 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              cap.max_decode_length, "0 or >= 2")
     _require(len(cap.eval_beam_sizes) > 0 and min(cap.eval_beam_sizes) > 0,
              "captioner.eval_beam_sizes", cap.eval_beam_sizes, "positive beam sizes")
-    # --- end captioner ---
-    # --- caption LM (stage 1) and sentence encoder ---
-    lm, gen, enc = config.lm, config.lm.generation, config.encoder
+
+
+def _check_lm(config) -> None:
+    lm, gen, data = config.lm, config.lm.generation, config.data
     if not lm.preset:
         for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
             _require(lm[key] > 0, f"lm.{key}", lm[key], "> 0")
@@ -351,6 +415,10 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(0 < gen.top_p <= 1, "lm.generation.top_p", gen.top_p, "in (0, 1]")
     _require(gen.prompt_words < gen.max_length, "lm.generation.prompt_words", gen.prompt_words,
              "< lm.generation.max_length")
+
+
+def _check_encoder(config) -> None:
+    enc = config.encoder
     for key in ("embedding_dim", "token_embedding_dim", "rnn_units", "temperature", "learning_rate",
                 "epochs", "log_every_steps", "checkpoint_every_steps"):
         _require(enc[key] > 0, f"encoder.{key}", enc[key], "> 0")
@@ -369,8 +437,10 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
              "> 0 (and image_pretrain_batch_size > 0)")
     _require(not (enc.image_backbone == "small_cnn" and enc.image_weights), "encoder.image_weights",
              enc.image_weights, '"" for the small_cnn backbone (it has no pretrained weights)')
-    # --- end caption LM and sentence encoder ---
-    # --- Stage2GAN ---
+
+
+def _check_gan(config) -> None:
+    data = config.data
     gan = config.gan
     size = config.pipeline.gan_image_size
     _require(size >= 8 and size & (size - 1) == 0, "pipeline.gan_image_size", size,
@@ -412,8 +482,9 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     filters = config.attribute_classifier.filters
     _require(len(filters) > 0 and min(filters) > 0, "attribute_classifier.filters", filters,
              "positive widths")
-    # --- end Stage2GAN ---
-    # --- stage 4 ---
+
+
+def _check_joint(config) -> None:
     joint = config.joint
     _require(joint.hypergradient in HYPERGRADIENT_METHODS, "joint.hypergradient",
              joint.hypergradient, f"one of {HYPERGRADIENT_METHODS}")
@@ -425,14 +496,6 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     _require(joint.synthetic_weight >= 0, "joint.synthetic_weight", joint.synthetic_weight, ">= 0")
     _require(joint.architecture_weight_decay >= 0, "joint.architecture_weight_decay",
              joint.architecture_weight_decay, ">= 0")
-    # --- end stage 4 ---
-    if check_data_paths and data.source in ("coco", "karpathy", "flickr8k"):
-        paths = data[data.source]
-        for key, path in paths.items():
-            if key.endswith("_list") and not path:
-                continue
-            _require(path and os.path.exists(path), f"data.{data.source}.{key}", path,
-                     "an existing path")
 
 
 def check_types(config, defaults: Optional[ml_collections.ConfigDict] = None,

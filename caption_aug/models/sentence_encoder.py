@@ -17,6 +17,7 @@ from keras import layers
 IMAGE_BACKBONES = ("small_cnn", "MobileNetV2", "ResNet50", "EfficientNetB0")
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class TokenEmbedding(layers.Layer):
     """Token embedding that takes int ids [B, T] (a lookup) or float one-hots [B, T, V] (a matmul).
 
@@ -64,6 +65,7 @@ def _image_features(backbone: str, image_size: int, weights: str) -> keras.Model
     return model
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class SentenceEncoder(keras.Model):
     """psi: `call({"image"?, "token_ids"?, "padding_mask"?})` -> {"image_embedding"?,
     "text_embedding"?}, each [B, embedding_dim] and unit-norm; either side may be left out, so
@@ -76,7 +78,13 @@ class SentenceEncoder(keras.Model):
         if rnn not in ("gru", "lstm"):
             raise ValueError(f"config key encoder.rnn={rnn!r} is invalid: expected gru or lstm")
         self.vocabulary_size = vocabulary_size
+        self.image_size = image_size
         self.embedding_dim = embedding_dim
+        self.token_embedding_dim = token_embedding_dim
+        self.rnn_units = rnn_units
+        self.rnn = rnn
+        self.image_backbone = image_backbone
+        self.image_weights = image_weights
         self.token_embedding = TokenEmbedding(vocabulary_size, token_embedding_dim,
                                               name="token_embedding")
         cell = layers.GRU if rnn == "gru" else layers.LSTM
@@ -107,6 +115,13 @@ class SentenceEncoder(keras.Model):
         """Unit-norm image embeddings [B, D]."""
         features = self.image_features(images, training=training)
         return tf.math.l2_normalize(self.image_projection(features), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "image_size": self.image_size, "embedding_dim": self.embedding_dim,
+                "token_embedding_dim": self.token_embedding_dim, "rnn_units": self.rnn_units,
+                "rnn": self.rnn, "image_backbone": self.image_backbone,
+                "image_weights": self.image_weights}
 
     def call(self, inputs, training=False):
         outputs = {}

@@ -94,11 +94,13 @@ class GanStep:
             generator_state[0], generator_state[1], {"text_embedding": embedding, "noise": noise},
             training=True)
 
-    def _discriminate(self, images, embedding, state):
+    def _discriminate(self, images, embedding, state, arch_weights=None):
         """D in training mode on real and generated images together, in one batch: with separate
-        batches, per-batch normalisation would erase whatever tells real from generated."""
+        batches, per-batch normalisation would erase whatever tells real from generated.
+        `arch_weights`: B to use instead of the discriminator's own (stage 4's probes)."""
         logits, non_trainable = self.models.discriminator.stateless_call(
-            state[0], state[1], {"image": images, "text_embedding": embedding}, training=True)
+            state[0], state[1], {"image": images, "text_embedding": embedding}, training=True,
+            arch_weights=arch_weights)
         return logits, (state[0], non_trainable)
 
     def _discriminator_step(self, batch):
@@ -148,11 +150,27 @@ class GanStep:
         """Random per-image shifts of up to `gan.matching_shift` pixels for `generator_losses`."""
         return conditioning_lib.random_offsets(generator, batch_size, self.config.matching_shift)
 
-    def generator_objective(self, fake_logits, fake, embedding, image_index, offsets):
-        """L_gen: adversarial + `gan.matching_weight` x matching (see `generator_losses`); stage 4
-        differentiates this same objective."""
-        return self._total(self.generator_losses(fake_logits, fake, embedding, image_index,
-                                                 offsets))
+    def judged_generator_losses(self, fake, embedding, right, real_images, image_index, offsets,
+                                discriminator_state, arch_weights=None) -> dict:
+        """`generator_losses` of generated images `fake` conditioned on `embedding`, whose first
+        rows are the batch's own captions `right` (GAN-INT appends interpolated ones, which have
+        no caption to match): D judges them beside the real images, which ride along only for
+        its batch-norm statistics (see `_discriminate`)."""
+        logits, _ = self._discriminate(tf.concat([fake, real_images], axis=0),
+                                       tf.concat([embedding, right], axis=0), discriminator_state,
+                                       arch_weights)
+        count = tf.shape(right)[0]
+        return self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right, image_index,
+                                     offsets)
+
+    def generator_objective(self, fake, embedding, real_images, image_index, offsets,
+                            discriminator_state, arch_weights=None):
+        """L_gen: adversarial + `gan.matching_weight` x matching of `fake` (see
+        `judged_generator_losses`), without GAN-INT or mode seeking: what stage 4
+        differentiates, with D's weights and B given explicitly."""
+        return self._total(self.judged_generator_losses(
+            fake, embedding, embedding, real_images, image_index, offsets, discriminator_state,
+            arch_weights))
 
     def _total(self, parts: dict):
         return (parts["adversarial_loss"]
@@ -165,8 +183,7 @@ class GanStep:
         `generator_objective`; the interpolated ones have no caption to match), and, with
         `gan.mode_seeking_weight` > 0, differ with their noise (a second draw of the captions'
         images, `losses.mode_seeking_loss`; this stage's term only, stage 4 leaves it out). The
-        real images ride along in the discriminator's batch only for its batch-norm statistics
-        (see `_discriminate`)."""
+        real images ride along in the discriminator's batch only for its batch-norm statistics."""
         gen, disc = self.models.generator, self.models.discriminator
         right = tf.stop_gradient(self.models.conditioning.embed(
             batch["token_ids"], batch["padding_mask"]))
@@ -186,10 +203,8 @@ class GanStep:
         with tf.GradientTape() as tape:
             tape.watch(g_state[0])
             fake, g_non_trainable = self._generate(embedding, g_state, noise)
-            logits, _ = self._discriminate(tf.concat([fake, batch["image"]], axis=0),
-                                           tf.concat([embedding, right], axis=0), d_state)
-            parts = self.generator_losses(logits[:tf.shape(fake)[0]], fake[:count], right,
-                                          batch["image_index"], offsets)
+            parts = self.judged_generator_losses(fake, embedding, right, batch["image"],
+                                                 batch["image_index"], offsets, d_state)
             if other_noise is not None:
                 other, _ = self._generate(right, g_state, other_noise)
                 parts["mode_seeking_loss"] = losses.mode_seeking_loss(

@@ -73,7 +73,7 @@ def _phases(config, workdir: str, prepared):
 def run_mode(config, workdir: str) -> dict:
     """Runs every phase not yet finished in `workdir`, then writes metrics.json and report.md."""
     joint_trainer.require_supernet(config)   # before the hour of warm-up, not after
-    path = os.path.join(workdir, "metrics.json")
+    path = os.path.join(workdir, metrics_lib.METRICS_JSON)
     metrics = metrics_lib.read_json(path, {"phases": {}, "seconds": {}})
     started = time.time()
     prepared = prepare_lib.prepare(config, workdir)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
 
 from caption_aug.models.stage2gan import darts_ops
@@ -60,3 +61,26 @@ def test_supernet_edge_refuses_to_run_without_weights():
 def test_unknown_op_is_named():
     with pytest.raises(ValueError, match="conv_7x7"):
         darts_ops.make_op("conv_7x7", 4, 1, layer_name="x")
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_every_op_and_the_mixed_op_round_trip_their_config(stride):
+    """Each candidate op and a whole supernet edge rebuild from their config (serialised by
+    name) and, given the original's weights, compute the same output."""
+    x = tf.random.normal([2, 8, 8, 6], seed=3)
+    mixing = tf.nn.softmax(tf.random.normal([len(darts_ops.OPS)], seed=4))
+    layers = [darts_ops.make_op(name, 6, stride, layer_name=name) for name in darts_ops.OPS]
+    layers.append(darts_ops.MixedOp(6, stride, name="edge"))
+    for layer in layers:
+        copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+        assert type(copy) is type(layer) and copy.get_config() == layer.get_config()
+        if isinstance(layer, darts_ops.MixedOp):
+            outputs = [op(x, mixing_weights=mixing, training=False) for op in (layer, copy)]
+            copy.set_weights(layer.get_weights())
+            outputs = [op(x, mixing_weights=mixing, training=False) for op in (layer, copy)]
+        else:
+            darts_ops.MixedOp._apply(copy, x, training=False)
+            darts_ops.MixedOp._apply(layer, x, training=False)
+            copy.set_weights(layer.get_weights())
+            outputs = [darts_ops.MixedOp._apply(op, x, training=False) for op in (layer, copy)]
+        np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)

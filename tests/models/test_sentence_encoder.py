@@ -117,3 +117,15 @@ def test_applications_backbone_loads_a_local_weights_file(tmp_path):
     np.testing.assert_allclose(encoder.image_features(images), source(images), atol=1e-5)
     with pytest.raises(ValueError, match="encoder.image_backbone"):
         sentence_encoder.build_sentence_encoder(encoder_config(image_backbone="VGG99"), VOCAB, SIZE)
+
+
+def test_config_round_trips_to_the_same_encoder(encoder):
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(encoder))
+    assert copy.get_config() == encoder.get_config()
+    copy.set_weights(encoder.get_weights())
+    ids, mask = captions()
+    np.testing.assert_allclose(copy.embed_text(ids, mask), encoder.embed_text(ids, mask),
+                               rtol=1e-5, atol=1e-6)
+    images = tf.random.uniform([2, SIZE, SIZE, 3], seed=4)
+    np.testing.assert_allclose(copy.embed_image(images), encoder.embed_image(images),
+                               rtol=1e-5, atol=1e-6)

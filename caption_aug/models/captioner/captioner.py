@@ -26,8 +26,13 @@ class Captioner(keras.Model):
         self.decoder = decoder
 
     def build(self, input_shape=None):
-        self.decoder.build(self.encoder.output.shape)
+        if not self.decoder.built:  # a deserialised decoder comes built
+            self.decoder.build(self.encoder.output.shape)
         self.built = True
+
+    def build_from_config(self, config):
+        """Deserialisation builds it as `build_captioner` does (the shapes are the encoder's)."""
+        self.build()
 
     def call(self, inputs, training=None):
         features = self.encoder(inputs["image"], training=training)
@@ -37,6 +42,18 @@ class Captioner(keras.Model):
         if relation_alphas is not None:
             outputs["relation_alphas"] = relation_alphas
         return outputs
+
+    def get_config(self):
+        return {**super().get_config(),
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder, decoder, **config)
 
     def generate(self, images, beam_size: int, max_length: int, start_id: int, end_id: int,
                  pad_id: int) -> beam_search_lib.BeamSearchResult:

@@ -6,6 +6,7 @@ Keras has no DARTS ops, hence these small layers. Every op maps [B, H, W, C] to
 [B, H / stride, W / stride, C]; the cell in front of an edge fixes the channel count.
 """
 
+import keras
 from keras import layers
 from keras import ops
 
@@ -17,6 +18,7 @@ ZERO_OP = "none"
 LEAK = 0.2
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class Zero(layers.Layer):
     """The "none" op: zeros at the output resolution (lets an edge switch itself off)."""
 
@@ -27,18 +29,26 @@ class Zero(layers.Layer):
     def call(self, x):
         return ops.zeros_like(x[:, ::self.stride, ::self.stride, :])
 
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
 
+
+@keras.saving.register_keras_serializable("caption_aug")
 class Pool(layers.Layer):
     """3x3 max or average pooling followed by a non-affine batch norm, as DARTS does."""
 
     def __init__(self, kind: str, stride: int, **kwargs):
         super().__init__(**kwargs)
+        self.kind, self.stride = kind, stride
         pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
         self.pool = pool(3, strides=stride, padding="same")
         self.norm = layers.BatchNormalization(center=False, scale=False)
 
     def call(self, x, training=False):
         return self.norm(self.pool(x), training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "stride": self.stride}
 
 
 def subsample(x, stride: int):
@@ -47,11 +57,13 @@ def subsample(x, stride: int):
     return x[:, ::stride, ::stride, :]
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class FactorizedReduce(layers.Layer):
     """Strided skip: 1x1 convs on the two pixel grids of stride 2 offset by one, concatenated."""
 
     def __init__(self, channels: int, **kwargs):
         super().__init__(**kwargs)
+        self.channels = channels
         self.conv_a = layers.Conv2D(channels // 2, 1, use_bias=False)
         self.conv_b = layers.Conv2D(channels - channels // 2, 1, use_bias=False)
         self.norm = layers.BatchNormalization()
@@ -63,7 +75,11 @@ class FactorizedReduce(layers.Layer):
                             axis=-1)
         return self.norm(y, training=training)
 
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
 
+
+@keras.saving.register_keras_serializable("caption_aug")
 class Identity(layers.Layer):
     """The unstrided skip connection."""
 
@@ -71,11 +87,13 @@ class Identity(layers.Layer):
         return x
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class SepConv(layers.Layer):
     """Leaky ReLU, depthwise-separable k x k conv (strided where the cell downsamples), batch norm."""
 
     def __init__(self, channels: int, kernel_size: int, stride: int, **kwargs):
         super().__init__(**kwargs)
+        self.channels, self.kernel_size, self.stride = channels, kernel_size, stride
         self.conv = layers.SeparableConv2D(channels, kernel_size, strides=stride, padding="same",
                                            use_bias=False)
         self.norm = layers.BatchNormalization()
@@ -83,7 +101,12 @@ class SepConv(layers.Layer):
     def call(self, x, training=False):
         return self.norm(self.conv(ops.leaky_relu(x, LEAK)), training=training)
 
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels,
+                "kernel_size": self.kernel_size, "stride": self.stride}
 
+
+@keras.saving.register_keras_serializable("caption_aug")
 class DilConv(layers.Layer):
     """Leaky ReLU, k x k depthwise conv with dilation 2, 1x1 conv, batch norm.
 
@@ -93,7 +116,7 @@ class DilConv(layers.Layer):
 
     def __init__(self, channels: int, kernel_size: int, stride: int, **kwargs):
         super().__init__(**kwargs)
-        self.stride = stride
+        self.channels, self.kernel_size, self.stride = channels, kernel_size, stride
         self.depthwise = layers.DepthwiseConv2D(kernel_size, dilation_rate=2, padding="same",
                                                 use_bias=False)
         self.pointwise = layers.Conv2D(channels, 1, use_bias=False)
@@ -102,6 +125,10 @@ class DilConv(layers.Layer):
     def call(self, x, training=False):
         y = self.pointwise(subsample(self.depthwise(ops.leaky_relu(x, LEAK)), self.stride))
         return self.norm(y, training=training)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels,
+                "kernel_size": self.kernel_size, "stride": self.stride}
 
 
 def make_op(name: str, channels: int, stride: int, layer_name: str) -> layers.Layer:
@@ -120,6 +147,7 @@ def make_op(name: str, channels: int, stride: int, layer_name: str) -> layers.La
     raise ValueError(f"unknown DARTS op {name!r}; expected one of {OPS}")
 
 
+@keras.saving.register_keras_serializable("caption_aug")
 class MixedOp(layers.Layer):
     """One edge: sum_o weights_o * op_o(x) over its candidate ops.
 
@@ -129,6 +157,7 @@ class MixedOp(layers.Layer):
 
     def __init__(self, channels: int, stride: int, op_names=OPS, **kwargs):
         super().__init__(**kwargs)
+        self.channels, self.stride = channels, stride
         self.op_names = tuple(op_names)
         self.candidates = tracking.checkpointed(self, "candidate", [
             make_op(name, channels, stride, layer_name=name) for name in self.op_names])
@@ -140,6 +169,10 @@ class MixedOp(layers.Layer):
             raise ValueError(f"edge {self.name} mixes {len(self.candidates)} ops and needs weights")
         outputs = [self._apply(op, x, training) for op in self.candidates]
         return sum(mixing_weights[k] * out for k, out in enumerate(outputs))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "stride": self.stride,
+                "op_names": list(self.op_names)}
 
     @staticmethod
     def _apply(op, x, training):

@@ -23,8 +23,9 @@ from caption_aug.training.joint import hypergradient
 @dataclasses.dataclass
 class JointModels:
     """The models stage 4 differentiates through; `embed_text(tokens, padding_mask)` is the GAN's
-    (frozen) caption embedding, taking int ids or one-hots; `generator_objective(fake_logits, fake,
-    embedding, image_index, offsets)` is L_gen, as the GAN trains with it."""
+    (frozen) caption embedding, taking int ids or one-hots; `generator_objective(fake, embedding,
+    real_images, image_index, offsets, discriminator_state, arch_weights)` is L_gen as the GAN
+    step computes it (`GanStep.generator_objective`)."""
     lm: object
     embed_text: Callable
     generator: object
@@ -102,14 +103,9 @@ def build_problem(models: JointModels, batches: dict, settings: ProblemSettings
         fake, _ = models.generator.stateless_call(
             generator_weights, generator_nt, {"text_embedding": gan_embedding,
                                               "noise": gan["noise"]}, training=True)
-        # Real images ride along for the discriminator's batch statistics, as in GAN training.
-        logits, _ = models.discriminator.stateless_call(
-            discriminator_weights, discriminator_nt,
-            {"image": tf.concat([fake, gan["image"]], axis=0),
-             "text_embedding": tf.concat([gan_embedding, gan_embedding], axis=0)},
-            training=True, arch_weights=arch_weights)
-        return models.generator_objective(logits[:tf.shape(fake)[0]], fake, gan_embedding,
-                                          gan["image_index"], gan["offsets"])
+        return models.generator_objective(fake, gan_embedding, gan["image"], gan["image_index"],
+                                          gan["offsets"],
+                                          (discriminator_weights, discriminator_nt), arch_weights)
 
     def real_loss(captioner_weights):
         return captioner_batch_loss(models.captioner, captioner_weights, captioner_nt,

@@ -129,9 +129,14 @@ def _lm_keys(batch: dict) -> dict:
     return {k: batch[k] for k in ("token_ids", "padding_mask", "caption_index")}
 
 
+def caption_weights(weight_logits) -> np.ndarray:
+    """a = sigmoid(A), in float64."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(weight_logits, np.float64)))
+
+
 def caption_weight_report(weight_logits, flat_captions, rows: int) -> dict:
     """a = sigmoid(A): summary statistics and the highest and lowest weighted captions."""
-    a = 1.0 / (1.0 + np.exp(-np.asarray(weight_logits, np.float64)))
+    a = caption_weights(weight_logits)
     order = np.argsort(a)
     return {
         "mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()),
@@ -162,7 +167,7 @@ def write_figures(workdir: str, weight_logits, discriminator) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, axis = plt.subplots(figsize=(5, 3))
-    axis.hist(1.0 / (1.0 + np.exp(-np.asarray(weight_logits, np.float64))), bins=50)
+    axis.hist(caption_weights(weight_logits), bins=50)
     axis.set_xlabel("caption weight a = sigmoid(A)")
     axis.set_ylabel("training captions")
     with open(os.path.join(workdir, STAGE, "caption_weights.png"), "wb") as f:
@@ -193,7 +198,7 @@ class Monitor:
         weights = keras.ops.convert_to_numpy(run.step.weight_logits)
         report = caption_weight_report(weights, self.flat_captions, self.rows)
         with self.writer.as_default(step=step):
-            tf.summary.histogram("caption_weights/a", 1.0 / (1.0 + np.exp(-weights)))
+            tf.summary.histogram("caption_weights/a", caption_weights(weights))
         for end in ("highest", "lowest"):
             table = summaries.markdown_table(
                 ["weight", "caption"], [[f"{r['weight']:.4f}", r["caption"]] for r in report[end]])
