@@ -36,31 +36,30 @@ def chance_recall(num_images: int, captions_per_image: float, k: int) -> Tuple[f
     return float(1 - miss), min(1.0, k / num_images)
 
 
-def embed_split(encoder, split, tokens, images: pipelines.ImageLoader, pad_id: int,
-                normalization: str, batch_size: int, bucket_boundaries: Sequence[int]
-                ) -> Tuple[np.ndarray, np.ndarray]:
+def embed_split(encoder, datasets: pipelines.Datasets, split: str, image_size: int,
+                normalization: str) -> Tuple[np.ndarray, np.ndarray]:
     """Embeddings of every image [N_images, D] and of every caption [N_captions, D] of a split,
     in split order."""
-    image_batches = pipelines.eval_dataset(split, images, batch_size, normalization)
+    image_batches = datasets.eval(split, image_size, normalization)
     image_embeddings = np.concatenate(
         [encoder.embed_image(b["image"]).numpy() for b in image_batches])
-    text_embeddings = np.zeros([len(split.flat_captions), encoder.embedding_dim], np.float32)
-    for batch in pipelines.lm_dataset(split, tokens, pad_id, batch_size, bucket_boundaries,
-                                      training=False, seed=0):
+    text_embeddings = np.zeros([len(datasets.split(split).flat_captions), encoder.embedding_dim],
+                               np.float32)
+    for batch in datasets.lm(split, training=False):
         text_embeddings[batch["caption_index"].numpy()] = encoder.embed_text(
             batch["token_ids"], batch["padding_mask"]).numpy()
     return image_embeddings, text_embeddings
 
 
-def evaluate_retrieval(encoder, split, tokens, images: pipelines.ImageLoader, pad_id: int,
-                       normalization: str, batch_size: int,
-                       bucket_boundaries: Sequence[int]) -> Dict[str, float]:
+def evaluate_retrieval(encoder, datasets: pipelines.Datasets, split: str, image_size: int,
+                       normalization: str) -> Dict[str, float]:
     """Recall@1/5 both ways on a split, with the chance levels alongside."""
-    image_embeddings, text_embeddings = embed_split(
-        encoder, split, tokens, images, pad_id, normalization, batch_size, bucket_boundaries)
-    results = recall_at_k(image_embeddings, text_embeddings, split.caption_image_index)
-    captions_per_image = len(split.flat_captions) / split.num_images
+    image_embeddings, text_embeddings = embed_split(encoder, datasets, split, image_size,
+                                                    normalization)
+    data = datasets.split(split)
+    results = recall_at_k(image_embeddings, text_embeddings, data.caption_image_index)
+    captions_per_image = len(data.flat_captions) / data.num_images
     for k in (1, 5):
         results[f"chance_image_to_text_r{k}"], results[f"chance_text_to_image_r{k}"] = (
-            chance_recall(split.num_images, captions_per_image, k))
+            chance_recall(data.num_images, captions_per_image, k))
     return results

@@ -97,11 +97,9 @@ def train_batches(config, datasets: pipelines.Datasets, epoch: int) -> tf.data.D
 
 def evaluate(config, datasets: pipelines.Datasets, encoder) -> dict:
     """Validation recall@1/5 both ways (and chance levels)."""
-    return retrieval.evaluate_retrieval(
-        encoder, datasets.split("validation"), datasets.tokens("validation"),
-        datasets.images("validation", config.pipeline.encoder_image_size),
-        datasets.tokenizer.pad_id, config.encoder.image_normalization,
-        config.pipeline.eval_batch_size, config.pipeline.bucket_boundaries)
+    return retrieval.evaluate_retrieval(encoder, datasets, "validation",
+                                        config.pipeline.encoder_image_size,
+                                        config.encoder.image_normalization)
 
 
 def pretrain_image_side(config, workdir: str, data: prepare.PreparedData, step: EncoderStep,

@@ -44,12 +44,13 @@ class ProblemSettings:
 
 def captioner_batch_loss(captioner, weights, non_trainable, image, tokens, padding_mask,
                          settings: ProblemSettings, training: bool):
-    """Teacher-forced Show-Attend-Tell loss of one batch; `tokens` are ids or (soft) one-hots."""
-    inputs, targets, target_mask = captioner_loss.teacher_forcing(tokens, padding_mask)
-    out, _ = captioner.stateless_call(weights, non_trainable, {"image": image, "tokens": inputs},
-                                      training=training)
-    return captioner_loss.caption_loss(out["logits"], targets, target_mask, out["alphas"],
-                                       settings.alpha_c).total
+    """Teacher-forced Show-Attend-Tell loss of one batch on explicit weights; `tokens` are ids or
+    (soft) one-hots."""
+    def call(inputs):
+        return captioner.stateless_call(weights, non_trainable, inputs, training=training)[0]
+
+    return captioner_loss.teacher_forced_loss(call, image, tokens, padding_mask,
+                                              settings.alpha_c)[0].total
 
 
 def to_captioner_images(generated, settings: ProblemSettings):

@@ -248,7 +248,16 @@ def train(config, workdir: str, prepared) -> tuple:
                 f"{k} {v:.4g}" for k, v in sorted(figures.items())))
         if done % joint.checkpoint_every == 0 or done == joint.iterations:
             run.checkpointer.save(done)
-    metrics = {
+    metrics = phase_metrics(config, run, log_path, flat_captions, seconds)
+    write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
+                  run.step.models.discriminator)
+    metrics_lib.write_metrics(workdir, STAGE, metrics)
+    return metrics, run
+
+
+def phase_metrics(config, run: JointRun, log_path: str, flat_captions, seconds: dict) -> dict:
+    """What the phase reports: A and B, its synthetic captions, skipped updates, its pace."""
+    return {
         "iterations": int(run.iteration),
         "caption_weights": caption_weight_report(
             keras.ops.convert_to_numpy(run.step.weight_logits), flat_captions,
@@ -259,13 +268,10 @@ def train(config, workdir: str, prepared) -> tuple:
         "skipped_steps": run.step.skipped_steps(),
         "seconds_per_iteration_this_run": {
             k: float(np.median(v)) for k, v in seconds.items() if v},
-        "settings": {k: joint[k] for k in ("synthetic_weight", "hypergradient",
-                                           "update_caption_weights", "update_architecture")},
+        "settings": {k: config.joint[k] for k in ("synthetic_weight", "hypergradient",
+                                                  "update_caption_weights",
+                                                  "update_architecture")},
     }
-    write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
-                  run.step.models.discriminator)
-    metrics_lib.write_metrics(workdir, STAGE, metrics)
-    return metrics, run
 
 
 def require_supernet(config) -> None:
