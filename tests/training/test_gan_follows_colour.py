@@ -16,7 +16,9 @@ def _config(seed: int):
     config.seed = seed
     config.data.caption_shapes.update(dict(train_size=1500, validation_size=20, test_size=200,
                                            resolution=32))
-    config.gan.update(dict(iterations=200, summary_every=200, checkpoint_every=200))
+    # 300 iterations: at 200, seed 0 scored colour 0.390 against chance 0.190 on one machine
+    # (the bar below to the last digit); at 300, 0.626 / 0.544 for seeds 0 / 1
+    config.gan.update(dict(iterations=300, summary_every=300, checkpoint_every=300))
     config.attribute_classifier.steps = 600
     config_schema.validate(config)
     return config
@@ -33,5 +35,5 @@ def test_generated_images_show_the_stated_colour_and_vary_with_the_noise_for_two
         colour = scores["colour"]
         assert colour["ceiling"] > 0.9, colour
         assert colour["accuracy"] > colour["chance"] + 0.2, (seed, colour)
-        # uses its noise: 0.22 / 0.26 here with the mode-seeking term, 0.10 for seed 0 without
+        # uses its noise: 0.27 / 0.24 here with the mode-seeking term, 0.10 for seed 0 without
         assert scores["diversity"]["ratio"] > 0.15, (seed, scores["diversity"])
