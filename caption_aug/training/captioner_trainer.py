@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import grounding
@@ -223,10 +222,8 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
         summaries.write_scalars(writer, loop.history["initial_validation"], 0, "validation")
         loop.save_history()
     validator = _Validator(config, datasets, step, validation_batches)
-    per_epoch = epochs.steps_per_epoch(len(prepared.splits["train"].flat_captions),
-                                       config.pipeline.batch_size, cfg.steps_per_epoch)
-    meter = progress.Progress("captioner steps", cfg.epochs * per_epoch,
-                              done=loop.position.steps_done)
+    meter = epochs.schedule_meter("captioner steps", len(prepared.splits["train"].flat_captions),
+                                  config.pipeline.batch_size, cfg, loop.position)
     while loop.position.epochs_done < cfg.epochs:
         if loop.plateau.should_stop:
             logging.info("early stop: %d epochs without validation %s gain",

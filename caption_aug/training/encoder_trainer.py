@@ -18,7 +18,6 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
@@ -135,10 +134,9 @@ def train(config, workdir: str, data: prepare.PreparedData, step: EncoderStep, w
     position, checkpointer = epochs.resume(workdir, STAGE, step.checkpoint_objects())
     datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
     pretrain_image_side(config, workdir, data, step, checkpointer)
-    per_epoch = epochs.steps_per_epoch(len(data.splits["train"].flat_captions),
-                                       config.pipeline.batch_size, enc.steps_per_epoch)
-    meter = progress.Progress("sentence encoder steps", enc.epochs * per_epoch,
-                              done=position.steps_done)
+    meter = epochs.schedule_meter("sentence encoder steps",
+                                  len(data.splits["train"].flat_captions),
+                                  config.pipeline.batch_size, enc, position)
     while position.epochs_done < enc.epochs:
         epoch = position.epochs_done
         start, pairs = time.time(), 0

@@ -7,6 +7,7 @@ checkpoint skips exactly those and goes on with the batch an uninterrupted run w
 
 import tensorflow as tf
 
+from caption_aug import progress
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 
@@ -14,6 +15,14 @@ from caption_aug.workdir import layout
 def steps_per_epoch(items: int, batch_size: int, configured: int) -> int:
     """Batches in one epoch: `configured` when set, else (about, with bucketing) items / batch."""
     return configured or max(1, items // batch_size)
+
+
+def schedule_meter(name: str, train_captions: int, batch_size: int, stage_config,
+                   position: "EpochPosition") -> progress.Progress:
+    """The progress line of a stage's `stage_config.epochs` epochs (of `steps_per_epoch`
+    batches each), counting from where `position` stands."""
+    per_epoch = steps_per_epoch(train_captions, batch_size, stage_config.steps_per_epoch)
+    return progress.Progress(name, stage_config.epochs * per_epoch, done=position.steps_done)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

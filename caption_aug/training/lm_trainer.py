@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from caption_aug import progress
 from caption_aug.data import corpus
 from caption_aug.data import example as example_lib
 from caption_aug.data import pipelines
@@ -149,10 +148,8 @@ def train(config, workdir: str, lm_corpus: LMCorpus, step: LMStep, writer
     position, checkpointer = epochs.resume(workdir, STAGE, step.checkpoint_objects())
     datasets = corpus_datasets(config, lm_corpus)
     validation_data = datasets.lm("validation", training=False)
-    per_epoch = epochs.steps_per_epoch(len(lm_corpus.train.flat_captions),
-                                       config.pipeline.batch_size, lm.steps_per_epoch)
-    meter = progress.Progress("caption LM steps", lm.epochs * per_epoch,
-                              done=position.steps_done)
+    meter = epochs.schedule_meter("caption LM steps", len(lm_corpus.train.flat_captions),
+                                  config.pipeline.batch_size, lm, position)
     while position.epochs_done < lm.epochs:
         epoch = position.epochs_done
         start, tokens = time.time(), 0
