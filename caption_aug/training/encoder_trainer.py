@@ -125,14 +125,13 @@ def pretrain_image_side(config, workdir: str, data: prepare.PreparedData, step: 
     checkpointer.save()
 
 
-def train(config, workdir: str, data: prepare.PreparedData, step: EncoderStep, writer
-          ) -> epochs.EpochPosition:
+def train(config, workdir: str, data: prepare.PreparedData, datasets: pipelines.Datasets,
+          step: EncoderStep, writer) -> epochs.EpochPosition:
     """Runs the rest of the schedule (from mid-epoch after a resume), after the image side's
     pretraining when asked for; validation retrieval after each epoch, a checkpoint every
     `encoder.checkpoint_every_steps` and at epoch end. Returns where training stands."""
     enc = config.encoder
     position, checkpointer = epochs.resume(workdir, STAGE, step.checkpoint_objects())
-    datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
     pretrain_image_side(config, workdir, data, step, checkpointer)
     meter = epochs.schedule_meter("sentence encoder steps",
                                   len(data.splits["train"].flat_captions),
@@ -175,12 +174,12 @@ def _format(metrics: dict) -> str:
 def run_mode(config, workdir: str) -> dict:
     """`--mode=train_encoder`: train (or resume), evaluate retrieval, write and print metrics."""
     data = prepare.prepare(config, workdir)
+    datasets = pipelines.Datasets(config, data.splits, data.tokenizer)
     step = build_step(config, data.tokenizer.vocabulary_size)
     writer = summaries.stage_writer(workdir, STAGE)
-    position = train(config, workdir, data, step, writer)
+    position = train(config, workdir, data, datasets, step, writer)
     metrics = {"epochs": position.epochs_done, "skipped_steps": step.guard.skipped_steps,
-               **evaluate(config, pipelines.Datasets(config, data.splits, data.tokenizer),
-                          step.encoder)}
+               **evaluate(config, datasets, step.encoder)}
     pretraining = metrics_lib.read_json(
         os.path.join(layout.stage_dir(workdir, STAGE), PRETRAINING_JSON), {})
     if pretraining:

@@ -55,8 +55,8 @@ def load_corpus(config, workdir: str) -> LMCorpus:
         return LMCorpus(data.splits["train"], data.splits["validation"], data.tokenizer,
                         config.data.source == "caption_shapes")
     skips = example_lib.SkipCounter()
-    examples = text_only.read_text_only_captions(config.lm.text_only_source, config.data.max_caption_words,
-                                       skips)
+    examples = text_only.read_text_only_captions(config.lm.text_only_source,
+                                                 config.data.max_caption_words, skips)
     if skips.total():
         logging.warning("%s: skipped %s", config.lm.text_only_source, skips.as_dict())
     parts = prepare.split_by_fraction(examples, config.data.validation_fraction,
@@ -128,8 +128,8 @@ def build_step(config, lm_corpus: LMCorpus) -> LMStep:
 
 def corpus_datasets(config, lm_corpus: LMCorpus) -> pipelines.Datasets:
     """The pipelines of the LM's train and validation captions."""
-    return pipelines.Datasets(config, {"train": lm_corpus.train, "validation": lm_corpus.validation},
-                              lm_corpus.tokenizer)
+    splits = {"train": lm_corpus.train, "validation": lm_corpus.validation}
+    return pipelines.Datasets(config, splits, lm_corpus.tokenizer)
 
 
 def train_batches(config, datasets: pipelines.Datasets, epoch: int) -> tf.data.Dataset:

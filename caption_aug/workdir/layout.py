@@ -27,6 +27,10 @@ def stage_dir(workdir: str, stage: str) -> str:
     return os.path.join(workdir, stage)
 
 
+def tensorboard_dir(workdir: str, stage: str) -> str:
+    return os.path.join(workdir, "tensorboard", stage)
+
+
 def checkpoint_dir(workdir: str, stage: str, kind: str = CHECKPOINTS) -> str:
     """WORKDIR/<stage>/checkpoints (kind CHECKPOINTS) or WORKDIR/<stage>/best (kind BEST)."""
     return os.path.join(workdir, stage, kind)

@@ -5,14 +5,15 @@ otherwise repeat the same few lines.
 """
 
 import io
-import os
 
 import tensorflow as tf
+
+from caption_aug.workdir import layout
 
 
 def stage_writer(workdir: str, stage: str):
     """The summary writer of a stage: WORKDIR/tensorboard/<stage>/."""
-    return tf.summary.create_file_writer(os.path.join(workdir, "tensorboard", stage))
+    return tf.summary.create_file_writer(layout.tensorboard_dir(workdir, stage))
 
 
 def write_scalars(writer, values: dict, step: int, prefix: str = "") -> None:
