@@ -12,6 +12,7 @@ import ml_collections
 SOURCES = ("caption_shapes", "coco", "karpathy", "flickr8k", "tfds_coco_captions")
 NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
+CAPTIONER_DECODERS = ("lstm_attention", "transformer")
 SELECTION_METRICS = ("all_true", "bleu_4")   # captioner.select_by
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
@@ -98,6 +99,13 @@ def _captioner() -> ml_collections.ConfigDict:
                                        # pretrain_steps > 0)
         pretrain_batch_size=64, pretrain_learning_rate=2e-3,
         encoded_size=8,                      # pixels pooled to E x E (paper: 14)
+        decoder="lstm_attention",            # Show-Attend-Tell's LSTM with attention (the keys
+                                       # embedding_dim ... deep_output below) | "transformer"
+                                       # (keras-hub TransformerDecoder blocks; `transformer`)
+        transformer=dict(num_layers=2, num_heads=4, hidden_dim=256, intermediate_dim=512,
+                         dropout=0.1,
+                         max_length=64),     # positions: >= data.max_caption_tokens and the
+                                       # decode length
         embedding_dim=256, attention_dim=256, decoder_dim=256,  # paper: 512 each
         dropout=0.5,
         encoder_lr=4e-4, decoder_lr=4e-4,    # paper: 1e-4 (pretrained ResNet) and 4e-4
@@ -387,6 +395,18 @@ def _check_captioner(config) -> None:
              cap.max_decode_length, "0 or >= 2")
     _require(len(cap.eval_beam_sizes) > 0 and min(cap.eval_beam_sizes) > 0,
              "captioner.eval_beam_sizes", cap.eval_beam_sizes, "positive beam sizes")
+    _require(cap.decoder in CAPTIONER_DECODERS, "captioner.decoder", cap.decoder,
+             f"one of {CAPTIONER_DECODERS}")
+    t = cap.transformer
+    for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+        _require(t[key] > 0, f"captioner.transformer.{key}", t[key], "> 0")
+    _require(t.hidden_dim % t.num_heads == 0, "captioner.transformer.hidden_dim", t.hidden_dim,
+             f"a multiple of captioner.transformer.num_heads ({t.num_heads})")
+    _require(0 <= t.dropout < 1, "captioner.transformer.dropout", t.dropout, "in [0, 1)")
+    longest = max(data.max_caption_tokens, cap.max_decode_length)
+    _require(cap.decoder != "transformer" or t.max_length >= longest,
+             "captioner.transformer.max_length", t.max_length,
+             f">= data.max_caption_tokens and captioner.max_decode_length ({longest})")
 
 
 def _check_lm(config) -> None:

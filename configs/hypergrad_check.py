@@ -26,6 +26,8 @@ def get_config():
     cap.small_cnn_convs_per_block, cap.pretrain_steps, cap.pretrain_object_steps = 1, 0, 0
     cap.embedding_dim = cap.attention_dim = cap.decoder_dim = 8
     cap.dropout = 0.0
+    cap.transformer.update(dict(num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+                                dropout=0.0, max_length=16))  # --config.captioner.decoder=transformer
     gan = config.gan
     gan.generator_channels, gan.discriminator_channels, gan.noise_dim = 4, 2, 4
     gan.batch_size, gan.generator_steps = 4, 1

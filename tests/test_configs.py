@@ -97,6 +97,8 @@ def _with(key: str, value):
     ("captioner.select_by", "cider", "one of ('all_true', 'bleu_4')"),
     ("captioner.attention_supervision", -1.0, ">= 0"),
     ("captioner.attention_coverage", 1, "a bool"),
+    ("captioner.decoder", "gru", "one of ('lstm_attention', 'transformer')"),
+    ("captioner.transformer.hidden_dim", 30, "a multiple of captioner.transformer.num_heads (4)"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
     with pytest.raises(ValueError, match=re.escape(f"config key {key}={value!r} is invalid: "
@@ -116,6 +118,15 @@ def test_a_relation_head_without_position_channels_fails_naming_the_key():
             "config key captioner.relation_head=True is invalid: expected False unless "
             "captioner.position_channels (it reads them)")):
         config_schema.validate(_with("captioner.position_channels", False))
+
+
+def test_a_transformer_with_fewer_positions_than_a_caption_fails_naming_the_key():
+    config = _with("captioner.decoder", "transformer")
+    config.captioner.transformer.max_length = 20
+    with pytest.raises(ValueError, match=re.escape(
+            "config key captioner.transformer.max_length=20 is invalid: expected >= "
+            "data.max_caption_tokens and captioner.max_decode_length (40)")):
+        config_schema.validate(config)
 
 
 def test_selection_by_true_captions_on_a_dataset_without_scene_metadata_fails_naming_the_key():

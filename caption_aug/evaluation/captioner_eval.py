@@ -116,8 +116,11 @@ def score(generated: GeneratedCaptions, split: corpus.Split) -> dict:
     return metrics
 
 
-def attention_png(kept: Dict[str, np.ndarray], keras_tokenizer, normalization: str) -> bytes:
-    """The attention figure of kept images as PNG bytes."""
+def attention_png(kept: Dict[str, np.ndarray], keras_tokenizer,
+                  normalization: str) -> Optional[bytes]:
+    """The attention figure of kept images as PNG bytes; None for a decoder without attention."""
+    if not kept["alphas"].shape[-1]:
+        return None
     words = [attention_maps.token_words(keras_tokenizer, tokens, int(mask.sum() + finished))
              for tokens, mask, finished in zip(kept["tokens"], kept["word_mask"], kept["finished"])]
     figure = attention_maps.attention_figure(
@@ -148,10 +151,11 @@ def evaluate_test(config, workdir: str, prepared: prepare_lib.PreparedData, mode
         with open(os.path.join(out_dir, f"results_test_beam{beam_size}.json"), "w") as f:
             json.dump([{"image_id": image_id, "caption": caption}
                        for image_id, caption in generated.hypotheses.items()], f)
-        if keep:
+        figure = keep and attention_png(generated.kept, prepared.tokenizer.keras_tokenizer,
+                                        config.pipeline.captioner_normalization)
+        if figure:
             with open(os.path.join(out_dir, "attention_maps.png"), "wb") as f:
-                f.write(attention_png(generated.kept, prepared.tokenizer.keras_tokenizer,
-                                      config.pipeline.captioner_normalization))
+                f.write(figure)
     metrics_lib.write_json(os.path.join(out_dir, metrics_lib.METRICS_JSON), metrics)
     return metrics
 

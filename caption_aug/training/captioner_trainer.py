@@ -77,13 +77,14 @@ class CaptionerStep:
 
     def _losses(self, batch, training):
         """(CaptionLoss, attention supervision term, total): the supervision term is 0 unless
-        the batch carries grounding (training batches with `captioner.attention_supervision`).
+        the batch carries grounding (training batches with `captioner.attention_supervision`) and
+        the decoder has attention.
         With the decoder's relation head, a relation phrase grounds the attention in its subject
         and the relation head's in the related object; without it, the phrase grounds nothing."""
         loss, out = self.batch_loss(batch["image"], batch["token_ids"], batch["padding_mask"],
                                     training)
         supervision = tf.constant(0.0)
-        if "token_object" in batch:
+        if "token_object" in batch and "alphas" in out:  # a decoder with attention
             objects, related = batch["token_object"][:, 1:], batch["token_related"][:, 1:]
             if "relation_alphas" in out:
                 supervision = attention_supervision_loss(out["relation_alphas"], related,
@@ -199,14 +200,18 @@ def train(config, workdir: str, prepared: prepare_lib.PreparedData) -> dict:
     keras.utils.set_random_seed(config.seed)
     tok = prepared.tokenizer
     datasets = pipelines.Datasets(config, prepared.splits, tok)
-    grounded = (grounding.split_grounding(prepared.splits["train"], tok, cfg.encoded_size,
-                                          config.data.max_caption_tokens)
-                if cfg.attention_supervision else None)
     if not prepared.splits["validation"].num_images:
         raise ValueError("the validation split is empty: the captioner selects its best epoch "
                          "by validation captions")
     validation_batches = teacher_forced_validation(config, datasets)
     model = build_captioner(cfg, tok.vocabulary_size, config.pipeline.captioner_image_size)
+    if not model.decoder.has_attention:
+        logging.info("captioner: the %s decoder has no attention weights, so "
+                     "captioner.alpha_c and captioner.attention_supervision do not apply",
+                     cfg.decoder)
+    grounded = (grounding.split_grounding(prepared.splits["train"], tok, cfg.encoded_size,
+                                          config.data.max_caption_tokens)
+                if cfg.attention_supervision and model.decoder.has_attention else None)
     step = CaptionerStep(cfg, model, config.max_consecutive_skips)
     loop = _Loop(config, workdir, step)
     writer = summaries.stage_writer(workdir, STAGE)
@@ -347,8 +352,10 @@ def _log_epoch(writer, entry, generated, tok, config, step) -> None:
     summaries.write_text(writer, "validation/sample_captions",
                          summaries.markdown_table(("image", "generated", "a reference"), rows), step)
     kept = {k: v[:config.captioner.num_attention_maps] for k, v in generated.kept.items()}
-    summaries.write_png(writer, "validation/attention_maps", captioner_eval.attention_png(
-        kept, tok.keras_tokenizer, config.pipeline.captioner_normalization), step)
+    figure = captioner_eval.attention_png(kept, tok.keras_tokenizer,
+                                          config.pipeline.captioner_normalization)
+    if figure:
+        summaries.write_png(writer, "validation/attention_maps", figure, step)
 
 
 def run_mode(config, workdir: str) -> dict:

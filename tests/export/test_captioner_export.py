@@ -49,17 +49,29 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, coco_sample_dir):
+def _export(tmp_path_factory, coco_sample_dir, **overrides):
+    """(model, tokenizer, SavedModel path, folder) of a fresh tiny captioner, exported."""
     with open(os.path.join(coco_sample_dir, "captions_val2017_sample.json")) as f:
         captions = [a["caption"].lower() for a in json.load(f)["annotations"]]
     root = tmp_path_factory.mktemp("export")
     tok = tokenizer_lib.CaptionTokenizer.train(captions, str(root / "tokenizer"), vocab_size=400)
     tf.keras.utils.set_random_seed(5)
-    model = build_captioner(tiny_captioner_config(), tok.vocabulary_size, IMAGE_SIZE)
+    model = build_captioner(tiny_captioner_config(**overrides), tok.vocabulary_size, IMAGE_SIZE)
     path = captioner_export.export_captioner(model, tok, str(root / "captioner"), IMAGE_SIZE,
                                              "imagenet", BEAM, MAX_LENGTH, jit_compile=True)
     return model, tok, path, root
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, coco_sample_dir):
+    return _export(tmp_path_factory, coco_sample_dir)
+
+
+@pytest.fixture(scope="module")
+def exported_transformer(tmp_path_factory, coco_sample_dir):
+    return _export(tmp_path_factory, coco_sample_dir, decoder="transformer", transformer=dict(
+        num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, dropout=0.1,
+        max_length=MAX_LENGTH + 1))
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +86,11 @@ def image_paths(exported, coco_sample_dir):
 
 
 @pytest.mark.slow
-def test_fresh_process_captions_real_photos_like_the_model_in_process(exported, image_paths):
-    model, tok, path, root = exported
+@pytest.mark.parametrize("decoder", ["exported", "exported_transformer"],
+                         ids=["lstm_attention", "transformer"])
+def test_fresh_process_captions_real_photos_like_the_model_in_process(request, decoder,
+                                                                      image_paths):
+    model, tok, path, root = request.getfixturevalue(decoder)
     listing = root / "images.json"
     listing.write_text(json.dumps(image_paths))
     result = subprocess.run([sys.executable, "-c", _LOAD_AND_CAPTION, path, str(listing)],

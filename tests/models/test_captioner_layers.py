@@ -1,4 +1,5 @@
-"""Shapes of every captioner layer, soft vs int tokens, stateless_call, backbones and weight files."""
+"""Shapes of every captioner layer, soft vs int tokens, stateless_call, backbones and weight files;
+the model-level tests run on both decoders (LSTM with attention, transformer)."""
 
 import numpy as np
 import pytest
@@ -12,10 +13,15 @@ from caption_aug.models.captioner.encoder import PositionChannels, TorchToCaffe
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
 
 
-@pytest.fixture(scope="module")
-def model():
+TRANSFORMER = {"decoder": "transformer",
+               "transformer": dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                                   dropout=0.1, max_length=8)}
+
+
+@pytest.fixture(scope="module", params=[{}, TRANSFORMER], ids=["lstm_attention", "transformer"])
+def model(request):
     keras.utils.set_random_seed(1)
-    return build_captioner(tiny_captioner_config(), VOCAB, IMAGE_SIZE)
+    return build_captioner(tiny_captioner_config(**request.param), VOCAB, IMAGE_SIZE)
 
 
 def _inputs(batch=3, length=7, seed=0):
@@ -170,7 +176,9 @@ def test_deep_output_word_classifier_reads_the_steps_gated_context_beside_h():
 def test_model_outputs_and_soft_one_hot_tokens_equal_int_tokens(model):
     inputs = _inputs()
     out = model(inputs, training=False)
-    assert out["logits"].shape == (3, 7, VOCAB) and out["alphas"].shape == (3, 7, 16)
+    assert out["logits"].shape == (3, 7, VOCAB)
+    assert (out["alphas"].shape == (3, 7, 16)) if model.decoder.has_attention else (
+        set(out) == {"logits"})
     soft = model({"image": inputs["image"], "tokens": tf.one_hot(inputs["tokens"], VOCAB)},
                  training=False)
     np.testing.assert_allclose(soft["logits"], out["logits"], atol=1e-5)
@@ -257,7 +265,7 @@ def test_hessian_vector_products_through_the_time_loop_match_finite_differences(
             out, _ = model.stateless_call(weights, non_trainable,
                                           {"image": inputs["image"], "tokens": decoder_in},
                                           training=False)
-            loss = caption_loss(out["logits"], soft_targets, mask, out["alphas"], 1.0).total
+            loss = caption_loss(out["logits"], soft_targets, mask, out.get("alphas"), 1.0).total
         return [tf.convert_to_tensor(g) for g in tape.gradient(loss, weights)]  # dense embedding
 
     with tf.GradientTape() as outer:
@@ -274,13 +282,29 @@ def test_hessian_vector_products_through_the_time_loop_match_finite_differences(
     assert np.linalg.norm(exact - numeric) < 0.1 * np.linalg.norm(exact)
 
 
-def test_captioner_config_round_trips_to_the_same_model():
+def test_decoding_step_by_step_equals_teacher_forcing(model):
+    """`start_decoding` + `decode_step` (beam search's interface; the transformer's key/value
+    caches) give the teacher-forced logits of the same words, position by position."""
+    inputs = _inputs()
+    logits = model(inputs, training=False)["logits"]
+    features = model.encoder(inputs["image"], training=False)
+    context, state = model.decoder.start_decoding(features, 1, 7)
+    for t in range(7):
+        step_logits, state, alpha = model.decoder.decode_step(context, inputs["tokens"][:, t],
+                                                              state, t)
+        np.testing.assert_allclose(step_logits, logits[:, t], atol=1e-4)
+        assert alpha.shape == (3, 16 if model.decoder.has_attention else 0)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(small_cnn_stem=4, position_channels=True, relation_head=True, deep_output=True,
+         attention_coverage=True),
+    dict(TRANSFORMER, position_channels=True)], ids=["lstm_attention", "transformer"])
+def test_captioner_config_round_trips_to_the_same_model(overrides):
     """`get_config` / `from_config` rebuild the captioner (encoder, decoder and every option of
     theirs); with the original's weights the copy computes the same outputs."""
     keras.utils.set_random_seed(3)
-    model = build_captioner(tiny_captioner_config(
-        small_cnn_stem=4, position_channels=True, relation_head=True, deep_output=True,
-        attention_coverage=True), VOCAB, IMAGE_SIZE)
+    model = build_captioner(tiny_captioner_config(**overrides), VOCAB, IMAGE_SIZE)
     config = model.get_config()
     copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
     assert copy.get_config() == config

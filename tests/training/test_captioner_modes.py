@@ -36,7 +36,8 @@ def test_train_eval_export_from_train_main(tmp_path):
 
 @pytest.mark.parametrize("flag, key", [("--config.captioner.backbone=vgg16", "captioner.backbone"),
                                        ("--config.captioner.weights=/no/such.h5",
-                                        "captioner.weights")])
+                                        "captioner.weights"),
+                                       ("--config.captioner.decoder=gru", "captioner.decoder")])
 def test_bad_captioner_setting_fails_at_start_naming_the_key(tmp_path, flag, key):
     result = _run(tmp_path / "run", "train_captioner", flag)
     assert result.returncode != 0

@@ -18,10 +18,11 @@ def _train_main(workdir, config, mode, *flags):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed):
+@pytest.mark.parametrize("seed, decoder", [(0, "lstm_attention"), (1, "lstm_attention"),
+                                           (0, "transformer"), (1, "transformer")])
+def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed, decoder):
     result = _train_main(tmp_path, "configs/hypergrad_check.py", "check_hypergradient",
-                         f"--config.seed={seed}")
+                         f"--config.seed={seed}", f"--config.captioner.decoder={decoder}")
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["seed"] == seed

@@ -78,6 +78,21 @@ def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
     assert "report in" in stdout
 
 
+def test_mode_all_trains_evaluates_and_exports_the_transformer_captioner(tmp_path):
+    """The four levels with the other decoder (`captioner.decoder=transformer`), tiny."""
+    result = train_main(tmp_path / "run", "--config.captioner.decoder=transformer",
+                        *(f"--config.captioner.transformer.{key}={value}" for key, value in
+                          dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64).items()))
+    assert result.returncode == 0, result.stderr[-4000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert {"joint", "captioner_after_joint", "captioner_control", "export"} <= set(metrics["phases"])
+    for phase in ("captioner_before_joint", "captioner_after_joint", "captioner_control"):
+        beam = metrics["phases"][phase]["beam_sizes"]["3"]
+        assert np.isfinite(beam["mean_log_prob"]) and beam["images"] == 24
+    assert not any(metrics["phases"]["joint"]["skipped_steps"].values())
+    assert os.path.isfile(os.path.join(metrics["phases"]["export"]["path"], "saved_model.pb"))
+
+
 def test_tensorboard_shows_every_stage_the_caption_weights_and_softmax_b(all_run):
     workdir = all_run[0]
     for stage in ("encoder", "lm", "gan", "captioner", "joint"):

@@ -8,7 +8,9 @@ shrinking k), the others stay live. The loop stops when no image has a live beam
 beat its best finished caption (scores only fall), or after `max_length` steps. Each image gets
 its best finished caption, or its best live one when none finished: there is always a caption.
 k=1 is greedy. Scores are summed log-probabilities without length normalisation, as in the
-reference. Features are shared by an image's beams (never copied per beam).
+reference. The search knows the decoder only through `start_decoding` and `decode_step`
+(docs/DESIGN.md, "The captioner interface"): the LSTM decoder shares an image's features between
+its beams, the transformer keeps a key/value cache per beam.
 """
 
 from typing import NamedTuple, Sequence
@@ -32,8 +34,10 @@ class BeamSearchResult(NamedTuple):
 
 def beam_search(decoder, features, beam_size: int, max_length: int, start_id: int, end_id: int,
                 pad_id: int, banned_ids: Sequence[int] = ()) -> BeamSearchResult:
-    """Decodes features [B, P, F] with `decoder` (an AttentionDecoder) for at most `max_length`
-    tokens. `banned_ids` (e.g. the pad id) are never emitted."""
+    """Decodes features [B, P, F] with `decoder` (a caption decoder: `start_decoding`,
+    `decode_step`, `vocabulary_size`, `has_attention`; docs/DESIGN.md) for at most `max_length`
+    tokens. `banned_ids` (e.g. the pad id) are never emitted. Without attention the alphas are
+    [B, L, 0]."""
     k = beam_size
     vocab = decoder.vocabulary_size
     if not 1 <= k <= vocab - len(banned_ids):
@@ -42,8 +46,8 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
     # Static sizes where known, so that the loop's tensors keep one shape across iterations.
     batch = features.shape[0] if features.shape[0] is not None else tf.shape(features)[0]
     num_pixels = features.shape[1] if features.shape[1] is not None else tf.shape(features)[1]
-    decoder_state, projected = decoder.initial_state(features)
-    decoder_state = tuple(tf.repeat(part, k, axis=0) for part in decoder_state)  # k rows an image
+    num_pixels = num_pixels if decoder.has_attention else 0
+    context, decoder_state = decoder.start_decoding(features, k, max_length)  # k rows an image
 
     banned = tf.scatter_nd([[i] for i in banned_ids], tf.fill([len(banned_ids)], _NEG), [vocab]) \
         if banned_ids else tf.zeros([vocab])
@@ -69,12 +73,11 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
 
     def advance(s):
         t = s["t"]
-        decoder_state, alpha = decoder.step(features, projected, decoder.embedding(s["last"]),
-                                            s["decoder_state"])
+        logits, decoder_state, alpha = decoder.decode_step(context, s["last"], s["decoder_state"],
+                                                           t)                # [B*k, V]
         # Two-stage top-k: the k best words of each beam, then the k best of those k*k
         # candidates per image (the global best k are always among them); the full B x k*V
         # candidate matrix is never built.
-        logits = decoder.logits(decoder.hidden(decoder_state), training=False)  # [B*k, V]
         log_norm = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
         top_logits, top_words = tf.math.top_k(logits + banned, k)          # [B*k, k]
         log_probs = tf.reshape(top_logits - log_norm, [batch, k, k])

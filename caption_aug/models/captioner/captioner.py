@@ -1,9 +1,15 @@
-"""The Show-Attend-Tell captioner as one Keras 3 model: encoder (CNN -> pixels) + attention decoder.
+"""The captioner as one Keras 3 model: encoder (CNN -> pixels) + a caption decoder, Show-Attend-
+Tell's LSTM with attention (`captioner.decoder="lstm_attention"`) or a transformer
+(`"transformer"`).
 
-Its training forward, `model({"image": ..., "tokens": ...}, training=True)`, takes decoder input
-tokens as int ids [B, T] or soft rows [B, T, V] and returns word logits and attention weights; it
-works with `model.stateless_call(trainable, non_trainable, inputs, training=...)`, which stage 4
-uses to probe perturbed weights. `generate` decodes images with the batched beam search.
+This model is the captioner interface the trainer, stage 4, the hypergradient, evaluation and
+export use, and nothing else of it: `build_captioner(config.captioner, ...)`; the training forward
+`model({"image": ..., "tokens": ...}, training=...)`, tokens int ids [B, T] or soft rows [B, T, V],
+-> word logits (+ attention weights where the decoder has them); it works with
+`model.stateless_call(trainable, non_trainable, inputs, training=...)`, which stage 4 uses to probe
+perturbed weights; `generate` decodes images with the batched beam search, which needs of the
+decoder only `start_decoding` and `decode_step` (docs/DESIGN.md, "The captioner interface").
+`model.encoder` and `model.decoder` split the weights for the two learning rates.
 """
 
 import keras
@@ -12,15 +18,16 @@ import tensorflow as tf
 from caption_aug.models.captioner import beam_search as beam_search_lib
 from caption_aug.models.captioner.decoder import AttentionDecoder
 from caption_aug.models.captioner.encoder import build_encoder
+from caption_aug.models.captioner.transformer_decoder import TransformerCaptionDecoder
 
 
 @keras.saving.register_keras_serializable("caption_aug")
 class Captioner(keras.Model):
     """{"image" [B, S, S, 3], "tokens" [B, T] | [B, T, V]}
-    -> {"logits" [B, T, V], "alphas" [B, T, P]}, and "relation_alphas" [B, T, P] with the
-    decoder's relation head."""
+    -> {"logits" [B, T, V]}, with "alphas" [B, T, P] where the decoder has attention and
+    "relation_alphas" [B, T, P] with the LSTM decoder's relation head."""
 
-    def __init__(self, encoder: keras.Model, decoder: AttentionDecoder, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.layers.Layer, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
@@ -38,7 +45,9 @@ class Captioner(keras.Model):
         features = self.encoder(inputs["image"], training=training)
         logits, alphas, relation_alphas = self.decoder(features, inputs["tokens"],
                                                        training=training)
-        outputs = {"logits": logits, "alphas": alphas}
+        outputs = {"logits": logits}
+        if alphas is not None:
+            outputs["alphas"] = alphas
         if relation_alphas is not None:
             outputs["relation_alphas"] = relation_alphas
         return outputs
@@ -77,10 +86,16 @@ def build_captioner(cfg, vocabulary_size: int, image_size: int) -> Captioner:
         small_cnn_stem=cfg.small_cnn_stem, small_cnn_convs_per_block=cfg.small_cnn_convs_per_block,
         small_cnn_residual=cfg.small_cnn_residual, feature_dim=cfg.feature_dim,
         position_channels=cfg.position_channels)
-    decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
-                               cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
-                               relation_head=cfg.relation_head, deep_output=cfg.deep_output,
-                               name="decoder")
+    if cfg.decoder == "transformer":
+        t = cfg.transformer
+        decoder = TransformerCaptionDecoder(vocabulary_size, t.hidden_dim, t.num_layers,
+                                            t.num_heads, t.intermediate_dim, t.max_length,
+                                            t.dropout, name="decoder")
+    else:
+        decoder = AttentionDecoder(vocabulary_size, cfg.embedding_dim, cfg.attention_dim,
+                                   cfg.decoder_dim, cfg.dropout, coverage=cfg.attention_coverage,
+                                   relation_head=cfg.relation_head, deep_output=cfg.deep_output,
+                                   name="decoder")
     model = Captioner(encoder, decoder, name="captioner")
     model.build()
     return model

@@ -47,6 +47,8 @@ class AttentionDecoder(layers.Layer):
     and yet they wrote one tone whatever the image; the word classifier read h only, which did
     not hold it (0.58). Reading the context as well fixed that in fine-tuning (README, Stage 3)."""
 
+    has_attention = True  # its alphas are the attention maps, penalty and supervision act on
+
     def __init__(self, vocabulary_size: int, embedding_dim: int, attention_dim: int,
                  decoder_dim: int, dropout: float = 0.5, coverage: bool = False,
                  relation_head: bool = False, deep_output: bool = False, **kwargs):
@@ -142,6 +144,21 @@ class AttentionDecoder(layers.Layer):
         _, (h, c) = self.lstm(ops.concatenate(inputs, axis=-1), [h, c])
         new_state = (h, c) + ((state[2] + alpha,) if self.coverage else ())
         return new_state + ((gated,) if self.deep_output else ()), alpha, relation_alpha
+
+    def start_decoding(self, features, rows_per_image: int, max_length: int):
+        """(context, state) for decoding `rows_per_image` rows per image, k consecutive rows an
+        image: the context is the features and their projections (shared by an image's rows), the
+        state the `initial_state` repeated per row. Any `max_length` will do."""
+        state, projected = self.initial_state(features)
+        return (features, projected), tuple(ops.repeat(part, rows_per_image, axis=0)
+                                            for part in state)
+
+    def decode_step(self, context, last_words, state, t):
+        """The word logits [rows, V] after `last_words` [rows], the next state and the attention
+        [rows, P]; t (the position) is not needed by a recurrent decoder."""
+        features, projected = context
+        state, alpha = self.step(features, projected, self.embedding(last_words), state)
+        return self.logits(self.hidden(state), training=False), state, alpha
 
     def logits(self, hidden, training=None):
         """Word logits of hidden states (any leading shape), with dropout in training."""

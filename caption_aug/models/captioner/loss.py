@@ -34,7 +34,7 @@ def teacher_forced_loss(call, image, tokens, padding_mask, alpha_c: float):
     (soft) one-hots."""
     inputs, targets, target_mask = teacher_forcing(tokens, padding_mask)
     out = call({"image": image, "tokens": inputs})
-    return caption_loss(out["logits"], targets, target_mask, out["alphas"], alpha_c), out
+    return caption_loss(out["logits"], targets, target_mask, out.get("alphas"), alpha_c), out
 
 
 def token_cross_entropy(logits, targets):
@@ -48,7 +48,8 @@ def token_cross_entropy(logits, targets):
 
 def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
                  example_weights: Optional[object] = None) -> CaptionLoss:
-    """Loss of a teacher-forced batch. `logits` [B, T, V], `alphas` [B, T, P], `target_mask` [B, T]
+    """Loss of a teacher-forced batch. `logits` [B, T, V], `alphas` [B, T, P] (None: a decoder
+    without attention, no penalty), `target_mask` [B, T]
     (False on padding, which then changes nothing), `example_weights` [B] (default 1) scale each
     caption's terms.
 
@@ -62,8 +63,12 @@ def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
     token_ce = token_cross_entropy(logits, targets) * mask
     tokens_per_caption = ops.maximum(ops.sum(mask, axis=1), 1.0)
     cross_entropy = ops.sum(weights * ops.sum(token_ce, axis=1)) / ops.maximum(ops.sum(mask), 1.0)
-    attention_total = ops.sum(ops.cast(alphas, logits.dtype) * ops.expand_dims(mask, -1), axis=1)
-    penalty_per_caption = ops.mean(ops.square(1.0 - attention_total), axis=-1)
+    if alphas is None:
+        penalty_per_caption = ops.zeros_like(weights)
+    else:
+        attention_total = ops.sum(ops.cast(alphas, logits.dtype) * ops.expand_dims(mask, -1),
+                                  axis=1)
+        penalty_per_caption = ops.mean(ops.square(1.0 - attention_total), axis=-1)
     attention_penalty = ops.mean(weights * penalty_per_caption)
     per_example = (ops.sum(token_ce, axis=1) / tokens_per_caption + alpha_c * penalty_per_caption)
     return CaptionLoss(cross_entropy + alpha_c * attention_penalty, cross_entropy,
