@@ -166,6 +166,8 @@ def main(argv):
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json(indent=2))
         logging.info("mode=%s workdir=%s", _MODE.value, workdir)
+        from caption_aug import precision  # imports TensorFlow: after the start-up checks
+        precision.set_policy(config.mixed_precision)
         importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
     except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
         if flags.FLAGS.verbosity >= 1:

@@ -1,7 +1,7 @@
-"""Speed of the Show-Attend-Tell captioner: training step images/s and beam search captions/s.
+"""Speed of the captioner: training step images/s and beam search captions/s.
 
   python benchmarks/bench_captioner.py [--steps=5] [--cases=paper,small,small_cnn64,resnet101]
-                                       [--xla=false,true] [--nobeam_search]
+                                       [--xla=false,true] [--nobeam_search] [--beam_cases=paper]
                                        [--out=benchmarks/results/bench_captioner.json]
 
 Training step (teacher forced, loss + gradients + clipping + two Adams), random data:
@@ -16,10 +16,12 @@ Training step (teacher forced, loss + gradients + clipping + two Adams), random 
   small_cnn64_default: whatever base_config() now sets (the relation head's second attention and
                the deep output; the attention supervision term is not timed: random captions
                carry no grounding)
-All but the last decode with the paper's decoder (config_schema.PAPER_DECODER).
+  small_cnn64_transformer: the default with `captioner.decoder=transformer` (its defaults: 2
+               blocks, 4 heads, width 256, feed-forward 512)
+All but the last two decode with the paper's decoder (config_schema.PAPER_DECODER).
   resnet101:   frozen ResNet-101 at 256x256 + paper decoder, batch 8 (reference: 1.7 images/s)
-each with XLA off and on. Beam search (paper-size decoder, batch 64, exactly 20 steps since the
-end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
+each with XLA off and on. Beam search (the `--beam_cases` models, the paper-size decoder by
+default; batch 64, exactly 20 steps since the end token is banned) at k=3 and k=5, XLA off and on, batched vs one image at a time (the
 reference's way, which also recomputes the attention projection each step; ours per image does
 not), same run. ResNet-101 runs without XLA only (compiling it takes minutes).
 """
@@ -48,6 +50,7 @@ _CASES = flags.DEFINE_list("cases", ["paper", "small", "small_cnn64", "small_cnn
                            "Training-step cases to run (small CNN variants: see CASES).")
 _XLA = flags.DEFINE_list("xla", ["false", "true"], "XLA settings of the training-step cases.")
 _BEAM = flags.DEFINE_bool("beam_search", True, "Also time beam search.")
+_BEAM_CASES = flags.DEFINE_list("beam_cases", ["paper"], "Models (CASES) whose beam search is timed.")
 _BEAM_IMAGES = flags.DEFINE_integer("beam_images", 64, "Batch of the batched beam search.")
 _SINGLE_IMAGES = flags.DEFINE_integer("single_images", 8, "Images decoded one at a time.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_captioner.json", "JSON output.")
@@ -67,6 +70,8 @@ CASES = {
     "small_cnn64_stem_deep": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
                               {**_PLAIN, "small_cnn_stem": 32, "small_cnn_convs_per_block": 2}),
     "small_cnn64_default": ("small_cnn", 64, 3, 8, 256, 519, 32, 16, {}),
+    "small_cnn64_transformer": ("small_cnn", 64, 3, 8, 256, 519, 32, 16,
+                                {"decoder": "transformer"}),
     "resnet101": ("resnet101", 256, 3, 8, 512, 10000, 8, 20, PAPER_DECODER),
 }
 REFERENCE = {"paper": 3.9, "small": 72.0, "resnet101": 1.7}  # images/s, torch CPU, 2 threads
@@ -101,13 +106,14 @@ def time_train_step(case, jit, steps):
     encoder = {key: model_config[key] for key in _SMALL_CNN} if backbone == "small_cnn" else None
     return {"case": case, "xla": jit, "batch": batch, "steps": length, "vocabulary": vocab,
             "dims": dims, "small_cnn": encoder,
-            "decoder": {key: model_config[key] for key in PAPER_DECODER},
+            "decoder": {"decoder": model_config.decoder,
+                        **{key: model_config[key] for key in PAPER_DECODER}},
             "seconds_per_step": seconds, "images_per_second": batch / seconds,
             "reference_images_per_second": REFERENCE.get(case)}
 
 
-def time_beam_search(beam_size, jit, batch_images, single_images, length=20):
-    backbone, size, channels, encoded, dims, vocab, _, _, overrides = CASES["paper"]
+def time_beam_search(case, beam_size, jit, batch_images, single_images, length=20):
+    backbone, size, channels, encoded, dims, vocab, _, _, overrides = CASES[case]
     keras.utils.set_random_seed(0)
     model = build_captioner(captioner_config(backbone, channels, encoded, dims, False, overrides),
                             vocab, size)
@@ -127,7 +133,7 @@ def time_beam_search(beam_size, jit, batch_images, single_images, length=20):
 
     batched = rate(batch_images, batch_images)
     single = rate(1, single_images)
-    return {"beam_size": beam_size, "xla": jit, "batch": batch_images, "steps": length,
+    return {"case": case, "beam_size": beam_size, "xla": jit, "batch": batch_images, "steps": length,
             "batched_captions_per_second": batched, "per_image_captions_per_second": single,
             "speedup": batched / single,
             "reference_captions_per_second": 1.3 if beam_size == 5 else None}
@@ -145,13 +151,14 @@ def main(argv):
             print(f"train step {case:12s} xla={str(jit):5s}: {row['images_per_second']:8.1f} images/s"
                   + (f"  (reference {row['reference_images_per_second']})"
                      if row["reference_images_per_second"] else ""), flush=True)
-    for jit in (False, True) if _BEAM.value else ():
-        for beam_size in (3, 5):
-            row = time_beam_search(beam_size, jit, _BEAM_IMAGES.value, _SINGLE_IMAGES.value)
-            results["beam_search"].append(row)
-            print(f"beam search k={beam_size} xla={str(jit):5s}: batch of {row['batch']} "
-                  f"{row['batched_captions_per_second']:.1f} captions/s, one image at a time "
-                  f"{row['per_image_captions_per_second']:.1f} ({row['speedup']:.1f}x)", flush=True)
+    beam_settings = [(case, jit, beam_size) for case in _BEAM_CASES.value
+                     for jit in (False, True) for beam_size in (3, 5)]
+    for case, jit, beam_size in beam_settings if _BEAM.value else ():
+        row = time_beam_search(case, beam_size, jit, _BEAM_IMAGES.value, _SINGLE_IMAGES.value)
+        results["beam_search"].append(row)
+        print(f"beam search {case} k={beam_size} xla={str(jit):5s}: batch of {row['batch']} "
+              f"{row['batched_captions_per_second']:.1f} captions/s, one image at a time "
+              f"{row['per_image_captions_per_second']:.1f} ({row['speedup']:.1f}x)", flush=True)
     results_file.write(_OUT.value, results)
 
 

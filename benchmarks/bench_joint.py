@@ -7,10 +7,12 @@ weights and random batches of its shapes (`caption_aug.training.random_models`),
 - the joint iteration with the hypergradient, and its phases timed alone (hypergradient, LM,
   GAN, captioner update on real + synthetic);
 - peak memory: each of "captioner step" and "joint step" in its own process (peak RSS on CPU,
-  peak GPU memory on a GPU).
+  peak GPU memory on a GPU);
+- all of it under each `--mixed_precision` policy (the same random weights and batches), with the
+  float32 / policy time ratio of every step when there are several.
 
   python benchmarks/bench_joint.py [--config=configs/shapes.py] [--repeats=5] [--jit_compile]
-      [--out=benchmarks/results/bench_joint.json]
+      [--mixed_precision=float32,mixed_bfloat16] [--out=benchmarks/results/bench_joint.json]
 """
 
 import json
@@ -29,17 +31,23 @@ _CONFIG = flags.DEFINE_string("config", "configs/shapes.py", "Config file whose 
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls of each step (median reported).")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_joint.json", "JSON output.")
 _JIT = flags.DEFINE_bool("jit_compile", False, "XLA-compile the joint step (joint.jit_compile).")
+_POLICIES = flags.DEFINE_list("mixed_precision", ["float32"],
+                              "Keras dtype policies to time (config.mixed_precision values).")
 _MEMORY_OF = flags.DEFINE_enum("memory_of", None, ["captioner", "joint"],
                                "Internal: run one step kind and print its peak memory.")
 
 
-def _load_config(path: str):
+def _load_config(path: str, policy: str):
+    """The config file's config, with `policy` as its (and Keras') dtype policy."""
     import importlib.util
+    import keras
     spec = importlib.util.spec_from_file_location("bench_config", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
     config.joint.jit_compile = _JIT.value
+    config.mixed_precision = policy
+    keras.config.set_dtype_policy(policy)
     return config
 
 
@@ -71,12 +79,14 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def _timings(config, step, batches, plain_captioner, repeats: int) -> dict:
     import tensorflow as tf
+    from caption_aug import precision
     from caption_aug.training.joint import hypergradient
 
-    def hypergradient_only():
-        return hypergradient.compute(config.joint.hypergradient, step.problem(batches),
-                                     *step.arguments(), step.rates,
-                                     epsilon_scale=config.joint.epsilon_scale).a
+    def hypergradient_only():  # as the joint step takes it: probes in float32
+        with precision.float32_layers(step.keras_models()):
+            return hypergradient.compute(config.joint.hypergradient, step.problem(batches),
+                                         *step.arguments(), step.rates,
+                                         epsilon_scale=config.joint.epsilon_scale).a
 
     phases = {
         "lm_step": tf.function(lambda: step._lm_update(batches["lm"])),
@@ -109,17 +119,17 @@ def _peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
-def _peak_memory(kind: str) -> dict:
+def _peak_memory(kind: str, policy: str) -> dict:
     """Runs one step kind in this process and reports its peak memory."""
     import tensorflow as tf
     if kind == "joint":
-        _, step, batches, _ = _setup(_load_config(_CONFIG.value))
+        _, step, batches, _ = _setup(_load_config(_CONFIG.value, policy))
         run = lambda: step(batches, True)  # noqa: E731
     else:  # only what a plain captioner step needs
         from caption_aug.models.captioner import build_captioner
         from caption_aug.training import captioner_trainer
         from caption_aug.training.checks import random_models
-        config = random_models.offline_copy(_load_config(_CONFIG.value))
+        config = random_models.offline_copy(_load_config(_CONFIG.value, policy))
         vocabulary = config.tokenizer.vocab_size
         model = build_captioner(config.captioner, vocabulary, config.pipeline.captioner_image_size)
         trainer = captioner_trainer.CaptionerStep(config.captioner, model,
@@ -136,34 +146,48 @@ def _peak_memory(kind: str) -> dict:
     return result
 
 
-def _memory_in_subprocess(kind: str) -> dict:
+def _memory_in_subprocess(kind: str, policy: str) -> dict:
     out = subprocess.run([sys.executable, os.path.abspath(__file__), f"--memory_of={kind}",
-                          f"--config={_CONFIG.value}", f"--jit_compile={_JIT.value}"], capture_output=True, text=True,
+                          f"--config={_CONFIG.value}", f"--jit_compile={_JIT.value}",
+                          f"--mixed_precision={policy}"], capture_output=True, text=True,
                          check=True, timeout=1800)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main(argv):
-    del argv
-    if _MEMORY_OF.value:
-        print(json.dumps(_peak_memory(_MEMORY_OF.value)))
-        return
-    config, step, batches, plain_captioner = _setup(_load_config(_CONFIG.value))
-    results = {"config": _CONFIG.value, "repeats": _REPEATS.value, "jit_compile": _JIT.value,
-               "hypergradient": config.joint.hypergradient,
+def _measure(policy: str) -> dict:
+    """Timings and peak memory of every step under one dtype policy."""
+    config, step, batches, plain_captioner = _setup(_load_config(_CONFIG.value, policy))
+    results = {"hypergradient": config.joint.hypergradient,
                **_timings(config, step, batches, plain_captioner, _REPEATS.value)}
-    memory = {kind: _memory_in_subprocess(kind) for kind in ("captioner", "joint")}
-    results["memory"] = memory
+    memory = {kind: _memory_in_subprocess(kind, policy) for kind in ("captioner", "joint")}
     key = "peak_gpu_mb" if "peak_gpu_mb" in memory["joint"] else "peak_rss_mb"
-    results["memory"]["joint_over_captioner"] = round(
-        memory["joint"][key] / memory["captioner"][key], 2)
+    memory["joint_over_captioner"] = round(memory["joint"][key] / memory["captioner"][key], 2)
+    print(f"--- {policy}")
     for name, value in results["seconds"].items():
         print(f"{name:42s} {value * 1000:9.1f} ms")
     print(f"joint iteration / (LM + GAN + captioner steps): {results['joint_over_plain']}x "
           f"(goal <= 3x); without the hypergradient: "
           f"{results['joint_without_hypergradient_over_plain']}x")
     print(f"peak memory, joint vs captioner step: {memory['joint'][key]} vs "
-          f"{memory['captioner'][key]} MB ({key})")
+          f"{memory['captioner'][key]} MB ({key})", flush=True)
+    return {**results, "memory": memory}
+
+
+def main(argv):
+    del argv
+    if _MEMORY_OF.value:
+        print(json.dumps(_peak_memory(_MEMORY_OF.value, _POLICIES.value[0])))
+        return
+    results = {"config": _CONFIG.value, "repeats": _REPEATS.value, "jit_compile": _JIT.value,
+               "policies": {policy: _measure(policy) for policy in _POLICIES.value}}
+    first, *others = _POLICIES.value
+    for policy in others:  # > 1: the policy is faster than the first
+        results[f"speedup_{policy}_over_{first}"] = speedups = {
+            name: round(seconds / results["policies"][policy]["seconds"][name], 2)
+            for name, seconds in results["policies"][first]["seconds"].items()}
+        print(f"--- {first} time / {policy} time")
+        for name, ratio in speedups.items():
+            print(f"{name:42s} {ratio:9.2f}x")
     results_file.write(_OUT.value, results)
 
 

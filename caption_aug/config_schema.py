@@ -13,6 +13,7 @@ SOURCES = ("caption_shapes", "coco", "karpathy", "flickr8k", "tfds_coco_captions
 NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
 CAPTIONER_DECODERS = ("lstm_attention", "transformer")
+MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 SELECTION_METRICS = ("all_true", "bleu_4")   # captioner.select_by
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
@@ -23,6 +24,8 @@ def base_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.max_consecutive_skips = 20        # a stage stops after this many non-finite steps in a row
+    config.mixed_precision = "float32"       # "mixed_bfloat16" | "mixed_float16" (GPUs; a loss
+                                       # scale per stage): the Keras dtype policy of every model
     config.data = _data()
     config.tokenizer = _tokenizer()
     config.pipeline = _pipeline()
@@ -313,6 +316,8 @@ def _check_data(config) -> None:
     data = config.data
     _require(config.max_consecutive_skips > 0, "max_consecutive_skips", config.max_consecutive_skips,
              "> 0")
+    _require(config.mixed_precision in MIXED_PRECISION_POLICIES, "mixed_precision",
+             config.mixed_precision, f"one of {MIXED_PRECISION_POLICIES}")
     _require(data.source in SOURCES, "data.source", data.source, f"one of {SOURCES}")
     _require(data.max_caption_words > 0, "data.max_caption_words", data.max_caption_words, "> 0")
     _require(data.max_caption_tokens >= 3, "data.max_caption_tokens", data.max_caption_tokens, ">= 3")

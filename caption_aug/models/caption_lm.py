@@ -14,6 +14,8 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from caption_aug import precision
+
 State = Optional[Tuple[Sequence, Sequence]]
 
 
@@ -53,12 +55,6 @@ def lm_logits(model, token_ids, padding_mask, training: bool = False, state: Sta
     return logits
 
 
-def loss_dtype(dtype) -> tf.DType:
-    """float32 for float16/32 logits (mixed precision computes losses in float32), float64 for
-    float64 models (the precise hypergradient check)."""
-    return tf.float64 if dtype == tf.float64 else tf.float32
-
-
 def caption_losses(logits, token_ids, padding_mask):
     """L_i per caption [B]: mean cross-entropy of tokens 1..T-1 over its non-padding targets.
 
@@ -66,9 +62,8 @@ def caption_losses(logits, token_ids, padding_mask):
     through it are correct for the exact hypergradient.
     """
     targets = token_ids[:, 1:]
-    dtype = loss_dtype(logits.dtype)
-    target_mask = tf.cast(padding_mask[:, 1:], dtype)
-    log_probs = tf.nn.log_softmax(tf.cast(logits[:, :-1], dtype), axis=-1)
+    log_probs = tf.nn.log_softmax(precision.full_precision(logits[:, :-1]), axis=-1)
+    target_mask = tf.cast(padding_mask[:, 1:], log_probs.dtype)
     token_nll = -tf.gather(log_probs, targets, batch_dims=2)
     return tf.reduce_sum(token_nll * target_mask, axis=1) / tf.maximum(
         tf.reduce_sum(target_mask, axis=1), 1.0)
@@ -176,9 +171,8 @@ def straight_through_one_hots(model, token_ids, padding_mask, generated_mask,
     """
     vocabulary_size = model.backbone.vocabulary_size
     logits = lm_logits(model, token_ids, padding_mask, training, state)
-    dtype = loss_dtype(logits.dtype)
-    soft = tf.nn.softmax(tf.cast(logits[:, :-1], dtype) / temperature, axis=-1)
+    soft = tf.nn.softmax(precision.full_precision(logits[:, :-1]) / temperature, axis=-1)
     soft = tf.pad(soft, [[0, 0], [1, 0], [0, 0]])  # position t is predicted at t - 1
-    hard = tf.one_hot(token_ids, vocabulary_size, dtype=dtype)
+    hard = tf.one_hot(token_ids, vocabulary_size, dtype=soft.dtype)
     straight_through = hard + (soft - tf.stop_gradient(soft))  # forward: hard + exact zeros
     return tf.where(tf.cast(generated_mask, tf.bool)[..., None], straight_through, hard)

@@ -105,7 +105,7 @@ class CaptionerStep:
             loss, figures = loss_fn()
         variables = self.encoder_variables + self.decoder_variables
         clip = self.cfg.grad_clip_value
-        raw_gradients = tape.gradient(loss, variables)
+        raw_gradients = self.guard.gradients(tape, loss, variables)
         gradients = [tf.clip_by_value(g, -clip, clip) for g in raw_gradients]
         split = len(self.encoder_variables)
 

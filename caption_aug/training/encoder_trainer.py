@@ -68,7 +68,7 @@ class EncoderStep:
             loss = sentence_encoder.contrastive_loss(
                 out["image_embedding"], out["text_embedding"], batch["image_index"],
                 self.temperature)
-        gradients = tape.gradient(loss, variables)
+        gradients = self.guard.gradients(tape, loss, variables)
         self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
                          lambda: guard_lib.restore(state, before))
         return loss

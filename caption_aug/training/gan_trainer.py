@@ -120,7 +120,7 @@ class GanStep:
             real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
             loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits,
                                              self.config.loss)
-        d_grads, cond_grads = tape.gradient(loss, (d_state[0], cond_vars))
+        d_grads, cond_grads = self.guard.gradients(tape, loss, (d_state[0], cond_vars))
 
         def apply():
             self.discriminator_optimizer.apply(d_grads, disc.trainable_variables)
@@ -210,7 +210,7 @@ class GanStep:
                 parts["mode_seeking_loss"] = losses.mode_seeking_loss(
                     fake[:count], other, noise[:count], other_noise)
             loss = self._total(parts)
-        grads = tape.gradient(loss, g_state[0])
+        grads = self.guard.gradients(tape, loss, g_state[0])
 
         def apply():
             self.generator_optimizer.apply(grads, gen.trainable_variables)

@@ -5,10 +5,15 @@ reach the weights: `NonFiniteGuard.apply` runs the step's updates only when ever
 otherwise it restores the state the forward pass changed (batch-norm statistics, dropout seeds;
 see `snapshot`) and counts the skip. After `max_consecutive` skips in a row `check` stops the run
 with one line naming the stage and the config keys most likely to blame.
+
+Under `mixed_float16` the guard also holds the step's dynamic loss scale (`DynamicLossScale`):
+gradients are taken of the scaled loss and unscaled (`NonFiniteGuard.gradients`), an overflowing
+step is skipped and counted like any non-finite one and halves the scale.
 """
 
 from typing import Callable, Optional, Sequence
 
+import keras
 import tensorflow as tf
 
 
@@ -32,8 +37,40 @@ def restore(variables: Sequence, values: Sequence) -> None:
         variable.assign(value)
 
 
+class DynamicLossScale:
+    """The loss scale float16 gradients need, on the schedule of Keras' LossScaleOptimizer (start
+    at 2^15, halve on a non-finite step, double after `growth_interval` finite ones in a row).
+    Hand-written because a stage's guard already skips non-finite steps and the captioner's two
+    optimisers must share one scale: the optimizer wrapper would do both a second time, apart."""
+
+    def __init__(self, name: str, initial: float = 2.0 ** 15, growth_interval: int = 2000):
+        self.growth_interval = growth_interval
+        self.scale = tf.Variable(initial, dtype=tf.float32, trainable=False,
+                                 name=f"{name}_loss_scale")
+        self.finite_steps = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                        name=f"{name}_loss_scale_finite_steps")
+
+    def update(self, finite) -> None:
+        grow = tf.logical_and(finite, self.finite_steps + 1 >= self.growth_interval)
+        self.scale.assign(tf.where(grow, self.scale * 2.0,
+                                   tf.where(finite, self.scale, tf.maximum(self.scale / 2.0, 1.0))))
+        self.finite_steps.assign(tf.where(finite & ~grow, self.finite_steps + 1,
+                                          tf.zeros_like(self.finite_steps)))
+
+
+def _divide(gradient, scale):
+    """A gradient (dense, IndexedSlices or None) divided by the loss scale."""
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):
+        values = gradient.values / tf.cast(scale, gradient.values.dtype)
+        return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
+    return gradient / tf.cast(scale, gradient.dtype)
+
+
 class NonFiniteGuard:
-    """Counts a stage's skipped steps (checkpointed with the stage) and applies only finite ones."""
+    """Counts a stage's skipped steps (checkpointed with the stage) and applies only finite ones;
+    under the `mixed_float16` policy (at construction) it also scales the loss."""
 
     def __init__(self, stage: str, max_consecutive: int, likely_keys: str):
         self.stage = stage
@@ -42,9 +79,23 @@ class NonFiniteGuard:
         self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{stage}_skipped")
         self.consecutive = tf.Variable(0, dtype=tf.int64, trainable=False,
                                        name=f"{stage}_consecutive_skipped")
+        self.loss_scale = (DynamicLossScale(stage)
+                           if keras.config.dtype_policy().name == "mixed_float16" else None)
 
     def trackables(self) -> dict:
-        return {"skipped": self.skipped, "consecutive_skipped": self.consecutive}
+        scale = ({} if self.loss_scale is None else
+                 {"loss_scale": self.loss_scale.scale,
+                  "loss_scale_finite_steps": self.loss_scale.finite_steps})
+        return {"skipped": self.skipped, "consecutive_skipped": self.consecutive, **scale}
+
+    def gradients(self, tape: tf.GradientTape, loss, variables, **kwargs) -> list:
+        """`tape.gradient(loss, variables, **kwargs)`, through the loss scale when there is one
+        (the scale enters as the loss's output gradient, so the loss itself stays unscaled)."""
+        if self.loss_scale is None:
+            return tape.gradient(loss, variables, **kwargs)
+        scale = tf.cast(self.loss_scale.scale, loss.dtype)
+        gradients = tape.gradient(loss, variables, output_gradients=scale, **kwargs)
+        return tf.nest.map_structure(lambda g: _divide(g, scale), gradients)
 
     def apply(self, loss, gradients: Sequence, updates: Callable[[], None],
               on_skip: Optional[Callable[[], None]] = None) -> tf.Tensor:
@@ -62,6 +113,8 @@ class NonFiniteGuard:
             return tf.constant(1, tf.int64)
 
         skipped = tf.cond(finite, apply_updates, skip)
+        if self.loss_scale is not None:
+            self.loss_scale.update(finite)
         self.skipped.assign_add(skipped)
         self.consecutive.assign((self.consecutive + skipped) * skipped)
         return finite

@@ -108,7 +108,7 @@ class LMStep:
         with tf.GradientTape() as tape:
             losses = caption_lm.batch_losses(self.model, batch, training=True)
             loss = caption_lm.weighted_lm_loss(losses, self.weight_logits, batch["caption_index"])
-        gradients = tape.gradient(loss, variables)
+        gradients = self.guard.gradients(tape, loss, variables)
         self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
                          lambda: guard_lib.restore(state, before))
         return loss, tf.reduce_mean(losses)

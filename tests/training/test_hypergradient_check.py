@@ -17,15 +17,28 @@ def _train_main(workdir, config, mode, *flags):
                           capture_output=True, text=True, timeout=900)
 
 
+_BF16_SEED_0 = pytest.mark.xfail(strict=True, reason=(
+    "B's relative error 0.055 (cosine 0.9986) against 0.012 for float32 models on the same "
+    "problem: some bfloat16 still reaches the float32 probes (README, Mixed precision)"))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("seed, decoder", [(0, "lstm_attention"), (1, "lstm_attention"),
-                                           (0, "transformer"), (1, "transformer")])
-def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed, decoder):
+@pytest.mark.parametrize("seed, decoder, policy", [
+    (0, "lstm_attention", "float32"), (1, "lstm_attention", "float32"),
+    (0, "transformer", "float32"), (1, "transformer", "float32"),
+    pytest.param(0, "lstm_attention", "mixed_bfloat16", marks=_BF16_SEED_0),
+    (1, "lstm_attention", "mixed_bfloat16"),
+    (0, "lstm_attention", "mixed_float16"), (1, "lstm_attention", "mixed_float16")])
+def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed, decoder,
+                                                                       policy):
+    """Under a mixed policy the finite differences are taken as a run takes them (half-precision
+    models, probes in float32) and compared with the exact float64 hypergradient."""
     result = _train_main(tmp_path, "configs/hypergrad_check.py", "check_hypergradient",
-                         f"--config.seed={seed}", f"--config.captioner.decoder={decoder}")
+                         f"--config.seed={seed}", f"--config.captioner.decoder={decoder}",
+                         f"--config.mixed_precision={policy}")
     assert result.returncode == 0, result.stderr[-3000:]
     line = json.loads(result.stdout.strip().splitlines()[-1])
-    assert line["seed"] == seed
+    assert line["seed"] == seed and line["mixed_precision"] == policy
     for name in ("a", "b"):
         assert line[name]["exact_norm"] > 0
         assert line[name]["cosine"] >= 0.99, line

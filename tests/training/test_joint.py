@@ -78,9 +78,12 @@ def test_mode_all_writes_every_stage_metrics_report_and_export(all_run):
     assert "report in" in stdout
 
 
-def test_mode_all_trains_evaluates_and_exports_the_transformer_captioner(tmp_path):
-    """The four levels with the other decoder (`captioner.decoder=transformer`), tiny."""
+def test_mode_all_trains_evaluates_and_exports_the_transformer_captioner_in_bfloat16(tmp_path):
+    """The four levels with the other decoder (`captioner.decoder=transformer`), every model
+    computing in bfloat16 (`mixed_precision=mixed_bfloat16`), tiny: one run for both, to spare
+    the suite's time."""
     result = train_main(tmp_path / "run", "--config.captioner.decoder=transformer",
+                        "--config.mixed_precision=mixed_bfloat16",
                         *(f"--config.captioner.transformer.{key}={value}" for key, value in
                           dict(num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64).items()))
     assert result.returncode == 0, result.stderr[-4000:]
@@ -90,6 +93,8 @@ def test_mode_all_trains_evaluates_and_exports_the_transformer_captioner(tmp_pat
         beam = metrics["phases"][phase]["beam_sizes"]["3"]
         assert np.isfinite(beam["mean_log_prob"]) and beam["images"] == 24
     assert not any(metrics["phases"]["joint"]["skipped_steps"].values())
+    assert np.isfinite(metrics["phases"]["lm"]["validation_perplexity"])
+    assert "mixed precision: mixed_bfloat16" in result.stderr
     assert os.path.isfile(os.path.join(metrics["phases"]["export"]["path"], "saved_model.pb"))
 
 

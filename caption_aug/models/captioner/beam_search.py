@@ -93,7 +93,7 @@ def beam_search(decoder, features, beam_size: int, max_length: int, start_id: in
         rows = tf.reshape(parent + tf.range(batch)[:, None] * k, [-1])     # into [B*k]
         at_t = tf.one_hot(t, max_length, on_value=True, off_value=False, dtype=tf.bool)
         tokens = tf.where(at_t, word[..., None], tf.gather(s["tokens"], parent, batch_dims=1))
-        alpha = tf.reshape(tf.gather(alpha, rows), [batch, k, 1, num_pixels])
+        alpha = tf.reshape(tf.cast(tf.gather(alpha, rows), tf.float32), [batch, k, 1, num_pixels])
         alphas = tf.where(at_t[:, None], alpha, tf.gather(s["alphas"], parent, batch_dims=1))
 
         # The best caption finishing now replaces the image's best finished one if it beats it.

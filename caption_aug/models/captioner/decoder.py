@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from caption_aug import precision
 from caption_aug.models.captioner.attention import SoftAttention
 
 
@@ -162,7 +163,7 @@ class AttentionDecoder(layers.Layer):
 
     def logits(self, hidden, training=None):
         """Word logits of hidden states (any leading shape), with dropout in training."""
-        return self.word_logits(self.dropout(hidden, training=training))
+        return precision.full_precision(self.word_logits(self.dropout(hidden, training=training)))
 
     def call(self, features, tokens, training=None):
         """-> (logits [B, T, V], alphas [B, T, P], relation head's alphas [B, T, P] or None)."""

@@ -123,7 +123,8 @@ class PositionChannels(layers.Layer):
         self.grid = grid
 
     def call(self, pixels):
-        centres = (ops.arange(self.grid, dtype=pixels.dtype) + 0.5) / self.grid
+        centres = ops.cast((ops.arange(self.grid, dtype="float32") + 0.5) / self.grid,
+                           pixels.dtype)  # (no half-precision range on CPU)
         y, x = ops.meshgrid(centres, centres, indexing="ij")
         coordinates = ops.reshape(ops.stack([x, y], axis=-1), (1, self.grid * self.grid, 2))
         coordinates = ops.broadcast_to(coordinates, (ops.shape(pixels)[0], self.grid ** 2, 2))

@@ -10,6 +10,7 @@ from typing import NamedTuple, Optional
 
 from keras import ops
 
+from caption_aug import precision
 from caption_aug.models.captioner.decoder import is_soft
 
 
@@ -39,7 +40,7 @@ def teacher_forced_loss(call, image, tokens, padding_mask, alpha_c: float):
 
 def token_cross_entropy(logits, targets):
     """[B, T] cross-entropy of int or soft targets; soft ones as -sum(p * log_softmax(logits))."""
-    log_probs = ops.log_softmax(logits, axis=-1)
+    log_probs = ops.log_softmax(precision.full_precision(logits), axis=-1)
     if is_soft(targets):
         return -ops.sum(ops.cast(targets, log_probs.dtype) * log_probs, axis=-1)
     picked = ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1)
@@ -57,6 +58,7 @@ def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
     sequences); the attention penalty sum_p (1 - sum_t alpha_tp)^2 sums alpha over real steps only and
     is averaged over pixels and captions.
     """
+    logits = precision.full_precision(logits)
     mask = ops.cast(target_mask, logits.dtype)
     weights = (ops.ones_like(mask[:, 0]) if example_weights is None
                else ops.cast(example_weights, logits.dtype))
@@ -80,6 +82,7 @@ def attention_supervision_loss(alphas, token_objects, object_masks):
     of the cross-entropy -sum_p m_p log alpha_p between the attention that predicts the token
     (`alphas` [B, T, P]) and its object's mask (`object_masks` [B, objects, P], rows summing to
     1); 0 when no token names one."""
+    alphas = precision.full_precision(alphas)
     grounded = ops.cast(token_objects > 0, alphas.dtype)
     index = ops.expand_dims(ops.maximum(ops.cast(token_objects, "int32") - 1, 0), -1)
     index = ops.broadcast_to(index, ops.shape(alphas))

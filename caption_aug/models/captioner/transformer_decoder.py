@@ -16,6 +16,7 @@ import keras_hub
 from keras import layers
 from keras import ops
 
+from caption_aug import precision
 from caption_aug.models.captioner.decoder import is_soft
 
 
@@ -78,7 +79,7 @@ class TransformerCaptionDecoder(layers.Layer):
         return self.embedding_dropout(words, training=training)
 
     def logits(self, hidden):
-        return self.word_logits(self.final_norm(hidden))
+        return precision.full_precision(self.word_logits(self.final_norm(hidden)))
 
     def call(self, features, tokens, training=None):
         """-> (logits [B, T, V], None, None): the LSTM decoder's triple, without attention."""
@@ -119,7 +120,7 @@ class TransformerCaptionDecoder(layers.Layer):
                                 self_attention_cache_update_index=t, cross_attention_cache=cross,
                                 cross_attention_cache_update_index=None, training=False)
             new_state.append(cache)
-        return self.logits(x[:, 0]), tuple(new_state), ops.zeros((ops.shape(x)[0], 0), x.dtype)
+        return self.logits(x[:, 0]), tuple(new_state), ops.zeros((ops.shape(x)[0], 0))
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,

@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers
 from keras import ops
 
+from caption_aug import precision
 from caption_aug.models.stage2gan import darts_ops
 from caption_aug.models.stage2gan import tracking
 
@@ -140,15 +141,15 @@ class Stage2Discriminator(keras.Model):
         if self.conditioning == "projection":
             pooled = ops.mean(x, axis=(1, 2))
             text = self.text_projection(inputs["text_embedding"])
-            return (ops.reshape(self.unconditional_logit(pooled), [-1])
-                    + ops.sum(pooled * text, axis=-1))
+            return precision.full_precision(ops.reshape(self.unconditional_logit(pooled), [-1])
+                                            + ops.sum(pooled * text, axis=-1))
         text = self.text_projection(inputs["text_embedding"])
         text = ops.leaky_relu(self.text_norm(text, training=training), darts_ops.LEAK)
         spatial = ops.shape(x)[1]
         text = ops.tile(text[:, None, None, :], [1, spatial, spatial, 1])
         x = self.joint_conv(ops.concatenate([x, text], axis=-1))
         x = ops.leaky_relu(self.joint_norm(x, training=training), darts_ops.LEAK)
-        return ops.reshape(self.logit_conv(x), [-1])
+        return precision.full_precision(ops.reshape(self.logit_conv(x), [-1]))
 
     def build_for(self, batch_size: int = 2) -> None:
         """Creates every variable with one dummy call."""

@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers
 from keras import ops
 
+from caption_aug import precision
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
 from caption_aug.models.stage2gan import tracking
 
@@ -80,6 +81,7 @@ class Stage2Generator(keras.Model):
         self.to_image = self._upsampling_conv(3, "to_image", use_bias=True)
 
     def _upsampling_conv(self, channels: int, name: str, use_bias: bool) -> layers.Layer:
+        # (a Sequential under "resize": `_upsample` runs it)
         """A layer doubling the resolution, of the configured kind."""
         if self.upsampling == "transposed":
             return layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
@@ -96,12 +98,12 @@ class Stage2Generator(keras.Model):
         x = ops.relu(self.project_norm(x, training=training))
         x = ops.reshape(x, [-1, 4, 4, self.top_channels])
         for k, (conv, norm) in enumerate(zip(self.upsample_convs, self.upsample_norms)):
-            x = norm(conv(x), training=training)
+            x = norm(_upsample(conv, x), training=training)
             if self.text_modulation:
                 scale, shift = ops.split(self.modulations[k](text)[:, None, None, :], 2, axis=-1)
                 x = x * (1.0 + scale) + shift
             x = ops.relu(x)
-        return ops.tanh(self.to_image(x))
+        return precision.full_precision(ops.tanh(_upsample(self.to_image, x)))
 
     def build_for(self, batch_size: int = 2) -> None:
         """Creates every variable with one dummy call."""
@@ -113,3 +115,16 @@ class Stage2Generator(keras.Model):
                 "base_channels": self.base_channels, "embedding_dim": self.embedding_dim,
                 "noise_dim": self.noise_dim, "upsampling": self.upsampling,
                 "text_modulation": self.text_modulation}
+
+
+def _upsample(block: layers.Layer, x):
+    """A Sequential resize block layer by layer: called whole, a Sequential built under a mixed
+    policy casts its input to the half precision it was built in, even while its layers compute
+    in float32 (`precision.float32_layers`: stage 4's probes)."""
+    if isinstance(block, keras.Sequential):
+        if not block.built:  # as its first call would: checkpoints track what building makes
+            block.build(x.shape)
+        for layer in block.layers:
+            x = layer(x)
+        return x
+    return block(x)

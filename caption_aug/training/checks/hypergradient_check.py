@@ -22,6 +22,7 @@ import time
 import keras
 import tensorflow as tf
 
+from caption_aug import precision
 from caption_aug.training.checks import random_models
 from caption_aug.training.joint import hypergradient
 from caption_aug.training.joint import step as joint_step_lib
@@ -29,7 +30,7 @@ from caption_aug.training.joint import step as joint_step_lib
 
 def agreement(approximate: tf.Tensor, exact: tf.Tensor) -> dict:
     """Cosine similarity and relative norm error ||approximate - exact|| / ||exact||."""
-    a, e = tf.reshape(approximate, [-1]), tf.reshape(exact, [-1])
+    a, e = (tf.reshape(tf.cast(x, tf.float64), [-1]) for x in (approximate, exact))
     norm = tf.norm(e)
     return {"cosine": float(tf.reduce_sum(a * e) / tf.maximum(tf.norm(a) * norm, 1e-30)),
             "relative_error": float(tf.norm(a - e) / tf.maximum(norm, 1e-30)),
@@ -56,29 +57,73 @@ def second_order_moments():
         keras_tf_nn._compute_moments = original
 
 
-def check(config) -> dict:
-    """Both methods on one random problem; the agreement of A's and B's hypergradients."""
-    config = random_models.offline_copy(config)
-    vocabulary_size = config.tokenizer.vocab_size
-    keras.config.set_dtype_policy("float64")  # finite differences need the precision
+def _models(config, vocabulary_size: int, policy: str) -> joint_step_lib.JointStep:
+    """The joint step of random models built under `policy`."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
     try:
         models, weight_logits, gan = random_models.build(config, vocabulary_size)
     finally:
-        keras.config.set_dtype_policy("float32")
-    step = joint_step_lib.JointStep(config, models, weight_logits, gan)
+        keras.config.set_dtype_policy(before)
+    return joint_step_lib.JointStep(config, models, weight_logits, gan)
+
+
+def _copy_weights(source: joint_step_lib.JointStep, target: joint_step_lib.JointStep) -> None:
+    """The float64 reference's weights (and A) into the mixed-precision models, cast."""
+    for source_model, model in zip(source.keras_models(), target.keras_models()):
+        for source_variable, variable in zip(source_model.variables, model.variables):
+            variable.assign(tf.cast(source_variable, variable.dtype))
+    target.weight_logits.assign(tf.cast(source.weight_logits, target.weight_logits.dtype))
+
+
+def _arguments(step, batches) -> tuple:
+    """The hypergradient's arguments of `step` on `batches`. Each step draws L_gen's noise from
+    its own generator of one seed: every step's first call draws the same."""
+    return (step.problem(batches), *step.arguments(), step.rates)
+
+
+def _finite_difference(step, args, epsilon_scale):
+    """The finite-difference hypergradients as the joint step takes them (probes in float32)."""
+    def probe():
+        with precision.float32_layers(step.keras_models()):
+            return hypergradient.finite_difference(*args, epsilon_scale=epsilon_scale)
+
+    return tf.function(probe)()
+
+
+def check(config) -> dict:
+    """Both methods on one random problem; the agreement of A's and B's hypergradients. The exact
+    one is always taken in float64. Under a mixed policy (`config.mixed_precision`) the finite
+    differences are taken as a run takes them (probes in float32), on the same weights built
+    under that policy; `float32_models` gives, for comparison, the agreement of finite differences
+    taken on float32 models (what a float32 run gets)."""
+    config = random_models.offline_copy(config)
+    vocabulary_size = config.tokenizer.vocab_size
+    step = probed = _models(config, vocabulary_size, "float64")
+    if config.mixed_precision != "float32":
+        probed = _models(config, vocabulary_size, config.mixed_precision)
+        _copy_weights(step, probed)
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
-    args = (step.problem(batches), *step.arguments(), step.rates)
+    args = _arguments(step, batches)
     started = time.time()
-    approximate = tf.function(lambda: hypergradient.finite_difference(
-        *args, epsilon_scale=config.joint.epsilon_scale))()
+    approximate = _finite_difference(
+        probed, args if probed is step else _arguments(probed, batches), config.joint.epsilon_scale)
     finite_seconds = time.time() - started
     started = time.time()
     exact = tf.function(lambda: hypergradient.exact(*args))()
     exact_seconds = time.time() - started
-    return {"seed": config.seed, "a": agreement(approximate.a, exact.a),
-            "b": agreement(approximate.b, exact.b),
-            "seconds": {"finite_difference": round(finite_seconds, 2),
-                        "exact": round(exact_seconds, 2)}}
+    result = {"seed": config.seed, "mixed_precision": config.mixed_precision,
+              "a": agreement(approximate.a, exact.a), "b": agreement(approximate.b, exact.b),
+              "seconds": {"finite_difference": round(finite_seconds, 2),
+                          "exact": round(exact_seconds, 2)}}
+    if probed is not step:
+        float32 = _models(config, vocabulary_size, "float32")
+        _copy_weights(step, float32)
+        reference = _finite_difference(float32, _arguments(float32, batches),
+                                       config.joint.epsilon_scale)
+        result["float32_models"] = {"a": agreement(reference.a, exact.a),
+                                    "b": agreement(reference.b, exact.b)}
+    return result
 
 
 def run_mode(config, workdir: str) -> dict:

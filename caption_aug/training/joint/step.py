@@ -10,6 +10,7 @@ the just-updated LM and generator.
 
 import tensorflow as tf
 
+from caption_aug import precision
 from caption_aug.models.stateless import model_state
 from caption_aug.training import captioner_trainer
 from caption_aug.training import lm_trainer
@@ -98,6 +99,13 @@ class JointStep:
         return joint_problem.build_problem(self.models, {**batches, "gan": gan_batch},
                                            self.settings)
 
+    def keras_models(self) -> list:
+        """The Keras models the hypergradient differentiates through: captioner, LM, generator,
+        discriminator and the caption embedding's model."""
+        m, conditioning = self.models, self.gan_step.models.conditioning
+        return [m.captioner, m.lm, m.generator, m.discriminator,
+                getattr(conditioning, "encoder", conditioning)]
+
     def arguments(self) -> tuple:
         """(W, G, E, A, B): the current weights the hypergradient starts from, as tensors."""
         m = self.models
@@ -108,7 +116,8 @@ class JointStep:
     def _iteration(self, batches, with_hypergradient: bool):
         figures = {}
         if with_hypergradient:
-            grads = self.architect.hypergradients(self.problem(batches), *self.arguments())
+            with precision.float32_layers(self.keras_models()):  # the probes in float32
+                grads = self.architect.hypergradients(self.problem(batches), *self.arguments())
             figures.update(self.architect.figures(grads))
         figures.update(self._lm_update(batches["lm"]))
         figures.update(self._gan_updates(batches["gan"]))
