@@ -10,6 +10,7 @@ from caption_aug.models.captioner import build_captioner, build_encoder
 from caption_aug.models.captioner.attention import SoftAttention
 from caption_aug.models.captioner.decoder import AttentionDecoder
 from caption_aug.models.captioner.encoder import PositionChannels, TorchToCaffe
+from caption_aug.workdir import checkpoints
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
 
 
@@ -296,10 +297,27 @@ def test_decoding_step_by_step_equals_teacher_forcing(model):
         assert alpha.shape == (3, 16 if model.decoder.has_attention else 0)
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(small_cnn_stem=4, position_channels=True, relation_head=True, deep_output=True,
-         attention_coverage=True),
-    dict(TRANSFORMER, position_channels=True)], ids=["lstm_attention", "transformer"])
+_EVERY_OPTION = [dict(small_cnn_stem=4, position_channels=True, relation_head=True,
+                      deep_output=True, attention_coverage=True),
+                 dict(TRANSFORMER, position_channels=True)]
+
+
+@pytest.mark.parametrize("overrides", _EVERY_OPTION, ids=["lstm_attention", "transformer"])
+def test_a_checkpoint_restores_every_variable(overrides, tmp_path):
+    """A stage checkpoint holds every weight: layers kept in lists included (the transformer's
+    blocks; tf.train.Checkpoint does not follow Keras' lists by itself)."""
+    model = build_captioner(tiny_captioner_config(**overrides), VOCAB, IMAGE_SIZE)
+    for variable in model.variables:  # away from any initial value
+        variable.assign(variable + 0.1)
+    path = checkpoints.Checkpointer(str(tmp_path), {"model": model}).save(1)
+    fresh = build_captioner(tiny_captioner_config(**overrides), VOCAB, IMAGE_SIZE)
+    checkpoints.restore_into(path, {"model": fresh})
+    assert len(fresh.variables) == len(model.variables)
+    for saved, restored in zip(model.variables, fresh.variables):
+        np.testing.assert_array_equal(restored.numpy(), saved.numpy(), err_msg=saved.path)
+
+
+@pytest.mark.parametrize("overrides", _EVERY_OPTION, ids=["lstm_attention", "transformer"])
 def test_captioner_config_round_trips_to_the_same_model(overrides):
     """`get_config` / `from_config` rebuild the captioner (encoder, decoder and every option of
     theirs); with the original's weights the copy computes the same outputs."""

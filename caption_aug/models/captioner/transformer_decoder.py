@@ -17,6 +17,7 @@ from keras import layers
 from keras import ops
 
 from caption_aug import precision
+from caption_aug.models import tracking
 from caption_aug.models.captioner.decoder import is_soft
 
 
@@ -44,9 +45,9 @@ class TransformerCaptionDecoder(layers.Layer):
         self.positions = keras_hub.layers.PositionEmbedding(max_length, name="positions")
         self.embedding_dropout = layers.Dropout(dropout, name="embedding_dropout")
         self.memory_projection = layers.Dense(hidden_dim, name="memory_projection")
-        self.blocks = [keras_hub.layers.TransformerDecoder(
+        self.blocks = tracking.checkpointed(self, "block", [keras_hub.layers.TransformerDecoder(
             intermediate_dim, num_heads, dropout=dropout, activation="gelu", normalize_first=True,
-            name=f"block_{i}") for i in range(num_layers)]
+            name=f"block_{i}") for i in range(num_layers)])
         self.final_norm = layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.word_logits = layers.Dense(vocabulary_size, name="word_logits")
 

@@ -10,7 +10,7 @@ import keras
 from keras import layers
 from keras import ops
 
-from caption_aug.models.stage2gan import tracking
+from caption_aug.models import tracking
 
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
        "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")

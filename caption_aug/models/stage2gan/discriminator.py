@@ -27,7 +27,7 @@ from keras import ops
 
 from caption_aug import precision
 from caption_aug.models.stage2gan import darts_ops
-from caption_aug.models.stage2gan import tracking
+from caption_aug.models import tracking
 
 TEXT_DIM = 128
 EDGES_PER_CELL = 2   # edge 0 downsamples (stride 2), edge 1 keeps the resolution

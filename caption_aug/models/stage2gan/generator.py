@@ -13,7 +13,7 @@ from keras import ops
 
 from caption_aug import precision
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
-from caption_aug.models.stage2gan import tracking
+from caption_aug.models import tracking
 
 TEXT_DIM = 128
 NOISE_DIM = 100
