@@ -82,11 +82,13 @@ def _arguments(step, batches) -> tuple:
     return (step.problem(batches), *step.arguments(), step.rates)
 
 
-def _finite_difference(step, args, epsilon_scale):
-    """The finite-difference hypergradients as the joint step takes them (probes in float32)."""
+def _finite_difference(step, batches, epsilon_scale):
+    """The finite-difference hypergradients as the joint step takes them: the problem (its
+    caption embeddings included) and the probes in float32."""
     def probe():
         with precision.float32_layers(step.keras_models()):
-            return hypergradient.finite_difference(*args, epsilon_scale=epsilon_scale)
+            return hypergradient.finite_difference(*_arguments(step, batches),
+                                                   epsilon_scale=epsilon_scale)
 
     return tf.function(probe)()
 
@@ -106,8 +108,9 @@ def check(config) -> dict:
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
     args = _arguments(step, batches)
     started = time.time()
-    approximate = _finite_difference(
-        probed, args if probed is step else _arguments(probed, batches), config.joint.epsilon_scale)
+    approximate = (tf.function(lambda: hypergradient.finite_difference(
+        *args, epsilon_scale=config.joint.epsilon_scale))() if probed is step else
+        _finite_difference(probed, batches, config.joint.epsilon_scale))
     finite_seconds = time.time() - started
     started = time.time()
     exact = tf.function(lambda: hypergradient.exact(*args))()
@@ -119,8 +122,7 @@ def check(config) -> dict:
     if probed is not step:
         float32 = _models(config, vocabulary_size, "float32")
         _copy_weights(step, float32)
-        reference = _finite_difference(float32, _arguments(float32, batches),
-                                       config.joint.epsilon_scale)
+        reference = _finite_difference(float32, batches, config.joint.epsilon_scale)
         result["float32_models"] = {"a": agreement(reference.a, exact.a),
                                     "b": agreement(reference.b, exact.b)}
     return result
