@@ -153,8 +153,8 @@ def contrastive_loss(image_embeddings, text_embeddings, image_index, temperature
     treats all of them as correct (uniform target over the matches), so duplicates are not
     pushed apart. Cross-entropy is written as -sum(p * log_softmax) (second-order safe).
     """
-    logits = tf.matmul(precision.full_precision(image_embeddings), precision.full_precision(text_embeddings),
-                       transpose_b=True) / temperature
+    logits = tf.matmul(precision.full_precision(image_embeddings),
+                       precision.full_precision(text_embeddings), transpose_b=True) / temperature
     same = tf.cast(tf.equal(image_index[:, None], image_index[None, :]), logits.dtype)
     targets = same / tf.reduce_sum(same, axis=1, keepdims=True)
     image_to_text = -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=1), axis=1)

@@ -88,13 +88,13 @@ class NonFiniteGuard:
                   "loss_scale_finite_steps": self.loss_scale.finite_steps})
         return {"skipped": self.skipped, "consecutive_skipped": self.consecutive, **scale}
 
-    def gradients(self, tape: tf.GradientTape, loss, variables, **kwargs) -> list:
-        """`tape.gradient(loss, variables, **kwargs)`, through the loss scale when there is one
-        (the scale enters as the loss's output gradient, so the loss itself stays unscaled)."""
+    def gradients(self, tape: tf.GradientTape, loss, variables):
+        """`tape.gradient(loss, variables)`, through the loss scale when there is one (the scale
+        enters as the loss's output gradient, so the loss itself stays unscaled)."""
         if self.loss_scale is None:
-            return tape.gradient(loss, variables, **kwargs)
+            return tape.gradient(loss, variables)
         scale = tf.cast(self.loss_scale.scale, loss.dtype)
-        gradients = tape.gradient(loss, variables, output_gradients=scale, **kwargs)
+        gradients = tape.gradient(loss, variables, output_gradients=scale)
         return tf.nest.map_structure(lambda g: _divide(g, scale), gradients)
 
     def apply(self, loss, gradients: Sequence, updates: Callable[[], None],

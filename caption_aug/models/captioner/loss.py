@@ -40,7 +40,7 @@ def teacher_forced_loss(call, image, tokens, padding_mask, alpha_c: float):
 
 def token_cross_entropy(logits, targets):
     """[B, T] cross-entropy of int or soft targets; soft ones as -sum(p * log_softmax(logits))."""
-    log_probs = ops.log_softmax(precision.full_precision(logits), axis=-1)
+    log_probs = ops.log_softmax(logits, axis=-1)
     if is_soft(targets):
         return -ops.sum(ops.cast(targets, log_probs.dtype) * log_probs, axis=-1)
     picked = ops.take_along_axis(log_probs, ops.expand_dims(ops.cast(targets, "int32"), -1), axis=-1)
@@ -58,7 +58,6 @@ def caption_loss(logits, targets, target_mask, alphas, alpha_c: float,
     sequences); the attention penalty sum_p (1 - sum_t alpha_tp)^2 sums alpha over real steps only and
     is averaged over pixels and captions.
     """
-    logits = precision.full_precision(logits)
     mask = ops.cast(target_mask, logits.dtype)
     weights = (ops.ones_like(mask[:, 0]) if example_weights is None
                else ops.cast(example_weights, logits.dtype))

@@ -8,8 +8,6 @@ logit once it is beyond the margin, so it does not saturate the generator's grad
 
 import tensorflow as tf
 
-from caption_aug import precision
-
 KINDS = ("bce", "hinge")
 
 
@@ -20,8 +18,6 @@ def discriminator_loss(real_logits, wrong_logits, fake_logits, kind: str = "bce"
         real, fake = lambda x: tf.nn.relu(1.0 - x), lambda x: tf.nn.relu(1.0 + x)
     else:
         real, fake = lambda x: tf.nn.softplus(-x), tf.nn.softplus
-    real_logits, wrong_logits, fake_logits = map(precision.full_precision,
-                                                 (real_logits, wrong_logits, fake_logits))
     return (tf.reduce_mean(real(real_logits)) + 0.5 * tf.reduce_mean(fake(wrong_logits))
             + 0.5 * tf.reduce_mean(fake(fake_logits)))
 
@@ -29,7 +25,6 @@ def discriminator_loss(real_logits, wrong_logits, fake_logits, kind: str = "bce"
 def generator_loss(fake_logits, kind: str = "bce"):
     """Generated images (with their captions, or interpolated ones under GAN-INT) should be
     judged real: non-saturating softplus(-x) under "bce", -x under "hinge"."""
-    fake_logits = precision.full_precision(fake_logits)
     if kind == "hinge":
         return -tf.reduce_mean(fake_logits)
     return tf.reduce_mean(tf.nn.softplus(-fake_logits))
@@ -39,7 +34,6 @@ def mode_seeking_loss(images, other_images, noise, other_noise, epsilon: float =
     """Mode-seeking term (Mao et al. 2019, MSGAN): the inverse of the mean distance between two
     images of the same captions per unit of distance between their noises. Minimising it pushes
     the generator to draw different images for different noise instead of one per caption."""
-    images, other_images = precision.full_precision(images), precision.full_precision(other_images)
     image_distance = tf.reduce_mean(tf.abs(images - other_images), axis=[1, 2, 3])
     noise_distance = tf.reduce_mean(tf.abs(noise - other_noise), axis=1)
     return 1.0 / (tf.reduce_mean(image_distance / noise_distance) + epsilon)

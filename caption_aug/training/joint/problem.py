@@ -13,7 +13,6 @@ from typing import Callable
 
 import tensorflow as tf
 
-from caption_aug import precision
 from caption_aug.data import pipelines
 from caption_aug.models import caption_lm
 from caption_aug.models.captioner import loss as captioner_loss
@@ -59,7 +58,6 @@ def to_captioner_images(generated, settings: ProblemSettings):
     size = settings.captioner_image_size
     if generated.shape[1] != size:
         generated = tf.image.resize(generated, [size, size], method="bilinear")
-    generated = precision.full_precision(generated)
     return pipelines.normalize_unit_images((generated + 1.0) * 0.5,
                                            settings.captioner_normalization)
 
