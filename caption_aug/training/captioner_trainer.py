@@ -77,14 +77,14 @@ class CaptionerStep:
 
     def _losses(self, batch, training):
         """(CaptionLoss, attention supervision term, total): the supervision term is 0 unless
-        the batch carries grounding (training batches with `captioner.attention_supervision`) and
-        the decoder has attention.
+        the batch carries grounding (training batches with `captioner.attention_supervision`, when
+        the decoder has attention).
         With the decoder's relation head, a relation phrase grounds the attention in its subject
         and the relation head's in the related object; without it, the phrase grounds nothing."""
         loss, out = self.batch_loss(batch["image"], batch["token_ids"], batch["padding_mask"],
                                     training)
         supervision = tf.constant(0.0)
-        if "token_object" in batch and "alphas" in out:  # a decoder with attention
+        if "token_object" in batch:
             objects, related = batch["token_object"][:, 1:], batch["token_related"][:, 1:]
             if "relation_alphas" in out:
                 supervision = attention_supervision_loss(out["relation_alphas"], related,

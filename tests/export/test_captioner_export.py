@@ -20,7 +20,7 @@ from caption_aug.export import caption_main
 from caption_aug.export import captioner_export
 from caption_aug.models.captioner import build_captioner
 from caption_aug.text import tokenizer as tokenizer_lib
-from tests.models.captioner_fixtures import tiny_captioner_config
+from tests.models.captioner_fixtures import tiny_captioner_config, tiny_transformer
 
 IMAGE_SIZE = 32
 MAX_LENGTH = 8
@@ -69,9 +69,8 @@ def exported(tmp_path_factory, coco_sample_dir):
 
 @pytest.fixture(scope="module")
 def exported_transformer(tmp_path_factory, coco_sample_dir):
-    return _export(tmp_path_factory, coco_sample_dir, decoder="transformer", transformer=dict(
-        num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, dropout=0.1,
-        max_length=MAX_LENGTH + 1))
+    return _export(tmp_path_factory, coco_sample_dir,
+                   **tiny_transformer(num_layers=1, dropout=0.1, max_length=MAX_LENGTH + 1))
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,13 @@ START = END = 0
 PAD = 1
 
 
+def tiny_transformer(num_layers: int, dropout: float, max_length: int) -> dict:
+    """`tiny_captioner_config` overrides for a transformer decoder of width 16."""
+    return {"decoder": "transformer",
+            "transformer": dict(num_layers=num_layers, num_heads=2, hidden_dim=16,
+                                intermediate_dim=32, dropout=dropout, max_length=max_length)}
+
+
 def tiny_captioner_config(**overrides):
     cfg = config_schema.base_config().captioner
     config_schema.scene_free_captioner(cfg)  # the paper's decoder: each test names what it adds

@@ -10,14 +10,13 @@ import keras
 
 from caption_aug.models.captioner import build_captioner
 from caption_aug.models.captioner.beam_search import beam_search
-from tests.models.captioner_fixtures import END, IMAGE_SIZE, PAD, START, VOCAB, tiny_captioner_config
+from tests.models.captioner_fixtures import (END, IMAGE_SIZE, PAD, START, VOCAB,
+                                             tiny_captioner_config, tiny_transformer)
 
 MAX_LENGTH = 9
 
 
-TRANSFORMER = {"decoder": "transformer",
-               "transformer": dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                                   dropout=0.0, max_length=MAX_LENGTH + 1)}
+TRANSFORMER = tiny_transformer(num_layers=2, dropout=0.0, max_length=MAX_LENGTH + 1)
 
 
 @pytest.fixture(scope="module", params=[{}, {"attention_coverage": True},

@@ -11,12 +11,11 @@ from caption_aug.models.captioner.attention import SoftAttention
 from caption_aug.models.captioner.decoder import AttentionDecoder
 from caption_aug.models.captioner.encoder import PositionChannels, TorchToCaffe
 from caption_aug.workdir import checkpoints
-from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
+from tests.models.captioner_fixtures import (IMAGE_SIZE, VOCAB, tiny_captioner_config,
+                                             tiny_transformer)
 
 
-TRANSFORMER = {"decoder": "transformer",
-               "transformer": dict(num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                                   dropout=0.1, max_length=8)}
+TRANSFORMER = tiny_transformer(num_layers=2, dropout=0.1, max_length=8)
 
 
 @pytest.fixture(scope="module", params=[{}, TRANSFORMER], ids=["lstm_attention", "transformer"])

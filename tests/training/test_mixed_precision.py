@@ -14,11 +14,10 @@ from caption_aug import precision
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
 from caption_aug.training import guard as guard_lib
-from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config
+from tests.models.captioner_fixtures import (IMAGE_SIZE, VOCAB, tiny_captioner_config,
+                                             tiny_transformer)
 
-TRANSFORMER = {"decoder": "transformer",
-               "transformer": dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                                   dropout=0.0, max_length=8)}
+TRANSFORMER = tiny_transformer(num_layers=1, dropout=0.0, max_length=8)
 
 
 @contextlib.contextmanager
