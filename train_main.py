@@ -37,6 +37,7 @@ MODES = {
     "dry_run": "caption_aug.training.checks.dry_run",
     "check_hypergradient": "caption_aug.training.checks.hypergradient_check",
     # --- end stage 4 ---
+    "study": "caption_aug.study.runner",
 }
 
 
@@ -126,12 +127,14 @@ _MODE = flags.DEFINE_enum("mode", "all", list(MODES), "What to run. all (default
                           "WORKDIR/synthetic. check_hypergradient: finite-difference vs exact "
                           "hypergradients on the config's models with random weights (one JSON "
                           "line). dry_run: every model of the config with random weights, joint "
-                          "iterations on random tensors (no data, no pretrained weights).")
+                          "iterations on random tensors (no data, no pretrained weights). study: every arm, setting "
+                          "and seed of config.study (configs/shapes_study.py), then WORKDIR/"
+                          "study.json and WORKDIR/report.md; rerunning resumes.")
 
 
 def load_config():
     """The config with command-line overrides applied; a bad file or key exits with one line."""
-    path = config_flags.get_config_filename(flags.FLAGS["config"])
+    path = config_flags.get_config_filename(flags.FLAGS["config"]).split(":", 1)[0]  # FILE:ARG
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file not found: {path}")
     try:

@@ -36,6 +36,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.attribute_classifier = _attribute_classifier()
     config.joint = _joint()
     config.synthesize = _synthesize()
+    config.study = _study()
     config.lock()
     return config
 
@@ -49,6 +50,9 @@ def _data() -> ml_collections.ConfigDict:
     section.cache_max_mb = 1024              # decoded images are kept in memory below this
     section.validation_fraction = 0.1        # for sources without splits (a COCO JSON)
     section.test_fraction = 0.1
+    section.corrupt_fraction = 0.0           # share of train captions word-shuffled (the study's
+                                             # corrupted-caption setting; data/corrupted_captions.json)
+    section.corrupt_seed = 0
     section.caption_shapes = ml_collections.ConfigDict(dict(
         train_size=4000, validation_size=500, test_size=500, resolution=64, seed=0,
         holdout="",                          # e.g. "red circle,large star": never in train
@@ -264,6 +268,7 @@ def _joint() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dict(
         iterations=20,                       # joint iterations after the stages' warm-up
         synthetic_weight=0.5,                # lambda: weight of the synthetic captioner loss
+        real_weight=1.0,                     # weight of the real captioner loss (0: synthetic only)
         synthetic_batch_size=16,             # synthetic pairs drawn per iteration
         hypergradient="finite_difference",   # finite_difference | exact (nested tapes, small
                                            # models) | first_order (v at W, no virtual step)
@@ -271,6 +276,8 @@ def _joint() -> ml_collections.ConfigDict:
         epsilon_scale=0.01,                  # eps = epsilon_scale / ||v|| (and the inner ones)
         update_caption_weights=True,         # A (ablation: False freezes it)
         update_architecture=True,            # B (ablation: False freezes it)
+        update_lm_and_gan=True,              # False: the LM and GAN stay as warmed up (with A and
+                                             # B frozen: plain augmentation)
         caption_weights_lr=1e-2,             # Adam on A (scale-free: only the direction counts)
         architecture_lr=3e-4,                # Adam on B, DARTS' settings
         architecture_weight_decay=1e-3,
@@ -282,6 +289,19 @@ def _synthesize() -> ml_collections.ConfigDict:
     """`--mode=synthesize`: the synthetic pairs it writes."""
     return ml_collections.ConfigDict(dict(
         num_pairs=100))                      # --mode=synthesize: pairs written to WORKDIR/synthetic
+
+
+def _study() -> ml_collections.ConfigDict:
+    """`--mode=study` (configs/shapes_study.py): the arms, settings and seeds it runs."""
+    return ml_collections.ConfigDict(dict(
+        seeds=(0, 1, 2),
+        arms=("full", "a_frozen", "b_frozen", "first_order", "plain_augmentation",
+              "synthetic_only"),             # beside the control, at the config's own train_size
+        train_sizes=(100, 1000),             # the low-data sweep: control and full at these too
+        holdout="red circle,large star",     # the compositional setting: control and full ("": none)
+        corrupt_fraction=0.2,                # the corrupted-caption setting: control and full, and
+                                             # the AUC of a_i (0: none)
+        corrupted_joint_iterations=60))      # its joint phase, long enough for most a_i to move
 
 
 # Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.
@@ -323,6 +343,8 @@ def _check_data(config) -> None:
     _require(data.max_caption_tokens >= 3, "data.max_caption_tokens", data.max_caption_tokens, ">= 3")
     _require(0 <= data.validation_fraction + data.test_fraction < 1, "data.validation_fraction",
              data.validation_fraction, "fractions summing to less than 1")
+    _require(0 <= data.corrupt_fraction < 1, "data.corrupt_fraction", data.corrupt_fraction,
+             "in [0, 1)")
 
 
 def _check_pipeline(config) -> None:
@@ -519,6 +541,9 @@ def _check_joint(config) -> None:
     _require(config.synthesize.num_pairs > 0, "synthesize.num_pairs", config.synthesize.num_pairs,
              "> 0")
     _require(joint.synthetic_weight >= 0, "joint.synthetic_weight", joint.synthetic_weight, ">= 0")
+    _require(joint.real_weight >= 0, "joint.real_weight", joint.real_weight, ">= 0")
+    _require(joint.real_weight + joint.synthetic_weight > 0, "joint.synthetic_weight",
+             joint.synthetic_weight, "> 0 when joint.real_weight is 0 (the captioner needs a loss)")
     _require(joint.architecture_weight_decay >= 0, "joint.architecture_weight_decay",
              joint.architecture_weight_decay, ">= 0")
 

@@ -2,16 +2,16 @@
 contributes. Pick the variant after a colon:
 
   python train_main.py --config=configs/ablation.py:no_synthetic --workdir=runs/ablation_no_synthetic
-  (variants: no_synthetic, a_frozen, b_frozen, first_order)
+  (variants: no_synthetic, and the study's arms a_frozen, b_frozen, first_order,
+  plain_augmentation, synthetic_only: caption_aug/study/plan.py says what each switches)
 """
 
+from caption_aug.study import plan
 from configs import shapes
 
 VARIANTS = {
     "no_synthetic": dict(synthetic_weight=0.0),        # lambda = 0: real data only
-    "a_frozen": dict(update_caption_weights=False),    # caption weights stay at their start
-    "b_frozen": dict(update_architecture=False),       # the discriminator architecture stays
-    "first_order": dict(hypergradient="first_order"),  # v at W: no virtual captioner step
+    **{arm: switches for arm, switches in plan.ARMS.items() if switches},
 }
 
 

@@ -64,7 +64,10 @@ def test_ablations_switch_off_one_level_each():
         joint = ablation.get_config(variant).joint
         changed[variant] = {k for k in default if joint[k] != default[k]}
     assert changed == {"no_synthetic": {"synthetic_weight"}, "a_frozen": {"update_caption_weights"},
-                       "b_frozen": {"update_architecture"}, "first_order": {"hypergradient"}}
+                       "b_frozen": {"update_architecture"}, "first_order": {"hypergradient"},
+                       "plain_augmentation": {"update_caption_weights", "update_architecture",
+                                              "update_lm_and_gan"},
+                       "synthetic_only": {"real_weight"}}
     with pytest.raises(ValueError, match="unknown ablation"):
         ablation.get_config("no_such")
 

@@ -14,6 +14,7 @@ import numpy as np
 from absl import logging
 
 from caption_aug.data import corpus
+from caption_aug.data import corruption
 from caption_aug.data import example as example_lib
 from caption_aug.data import readers
 from caption_aug.data import validate
@@ -115,6 +116,13 @@ def _prepare(config, workdir: str) -> PreparedData:
     if not splits["train"].num_images:
         raise ValueError("no usable training examples after validation: "
                          f"skipped {skips['train'].as_dict()}")
+    if config.data.corrupt_fraction:
+        train = splits["train"]
+        train.captions, corrupted = corruption.corrupt_captions(
+            train.captions, config.data.corrupt_fraction, config.data.corrupt_seed)
+        corruption.write_indices(workdir, corrupted)
+        logging.info("corrupted %d of %d train captions (words shuffled)", len(corrupted),
+                     len(train.flat_captions))
     tok = tokenizer_lib.get_or_create(
         os.path.join(workdir, "tokenizer"), config.tokenizer.source,
         splits["train"].flat_captions, config.tokenizer.vocab_size, config.tokenizer.min_frequency)

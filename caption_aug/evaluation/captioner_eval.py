@@ -93,16 +93,26 @@ def semantic_accuracy(hypotheses: Dict[int, str], split: corpus.Split) -> dict:
     """On caption_shapes, from the scenes' ground truth: share of captions whose every claim is
     true (and that name an object), the mean share of true claims per caption, the share naming
     every object, the share naming one object twice, and, per claim kind, the share of its
-    claims that are true (over all captions; kinds never stated are left out)."""
+    claims that are true (over all captions; kinds never stated are left out). With a holdout
+    (`data.caption_shapes.holdout`), all-true and precision also on the scenes showing a held-out
+    combination (`novel`) and on the others (`seen`)."""
     metadata = dict(zip(split.image_ids.tolist(), split.metadata))
     scores = [score_caption(caption, metadata[image_id]) for image_id, caption in hypotheses.items()]
     stated = {kind: sum(s.stated[kind] for s in scores) for kind in CLAIM_KINDS}
-    return {"all_true": float(np.mean([s.all_true for s in scores])),
-            "precision": float(np.mean([s.precision for s in scores])),
-            "all_mentioned": float(np.mean([s.all_mentioned for s in scores])),
-            "repeated_object": float(np.mean([s.repeated for s in scores])),
-            "precision_by_kind": {kind: sum(s.correct[kind] for s in scores) / n
-                                  for kind, n in stated.items() if n}}
+    result = {"all_true": float(np.mean([s.all_true for s in scores])),
+              "precision": float(np.mean([s.precision for s in scores])),
+              "all_mentioned": float(np.mean([s.all_mentioned for s in scores])),
+              "repeated_object": float(np.mean([s.repeated for s in scores])),
+              "precision_by_kind": {kind: sum(s.correct[kind] for s in scores) / n
+                                    for kind, n in stated.items() if n}}
+    novel = np.array([bool(metadata[image_id].get("novel")) for image_id in hypotheses])
+    if novel.any() and not novel.all():
+        result["by_novelty"] = {
+            name: {"images": int(mask.sum()),
+                   "all_true": float(np.mean([s.all_true for s, m in zip(scores, mask) if m])),
+                   "precision": float(np.mean([s.precision for s, m in zip(scores, mask) if m]))}
+            for name, mask in (("novel", novel), ("seen", ~novel))}
+    return result
 
 
 def score(generated: GeneratedCaptions, split: corpus.Split) -> dict:

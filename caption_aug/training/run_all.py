@@ -72,6 +72,17 @@ def _phases(config, workdir: str, prepared):
 
 def run_mode(config, workdir: str) -> dict:
     """Runs every phase not yet finished in `workdir`, then writes metrics.json and report.md."""
+    metrics = run_phases(config, workdir)
+    report_path = report.write_report(workdir, metrics)
+    print(f"all phases done in {sum(metrics['seconds'].values()):.0f} s of work; metrics in "
+          f"{os.path.join(workdir, metrics_lib.METRICS_JSON)}, report in {report_path}")
+    return metrics
+
+
+def run_phases(config, workdir: str, names=None) -> dict:
+    """Runs the phases `names` (all when None; in schedule order) not yet recorded in
+    WORKDIR/metrics.json, recording each as it ends; returns metrics.json's content. The study
+    runs its arms' joint phases this way over warm-up stages that another workdir trained."""
     joint_trainer.require_supernet(config)   # before the hour of warm-up, not after
     path = os.path.join(workdir, metrics_lib.METRICS_JSON)
     metrics = metrics_lib.read_json(path, {"phases": {}, "seconds": {}})
@@ -79,7 +90,7 @@ def run_mode(config, workdir: str) -> dict:
     prepared = prepare_lib.prepare(config, workdir)
     if "data" not in metrics["seconds"]:
         metrics["seconds"]["data"] = round(time.time() - started, 1)
-    phases = _phases(config, workdir, prepared)
+    phases = [(name, phase) for name, phase in _phases(config, workdir, prepared) if names is None or name in names]
     for number, (name, phase) in enumerate(phases, 1):
         if name in metrics["phases"]:
             logging.info("phase %s: already done in %s", name, workdir)
@@ -97,8 +108,5 @@ def run_mode(config, workdir: str) -> dict:
                                          + time.time() - started, 1)
         metrics_lib.write_json(path, metrics)
         logging.info("phase %s: done in %.0f s", name, metrics["seconds"][name])
-    report_path = report.write_report(workdir, metrics)
-    print(f"all phases done in {sum(metrics['seconds'].values()):.0f} s of work; "
-          f"metrics in {path}, report in {report_path}")
     return metrics
 

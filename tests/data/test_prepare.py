@@ -166,3 +166,21 @@ def test_compositional_holdout_from_the_config_string(tmp_path):
                 for scene in split.metadata]
     assert not any(shows_holdout(data.splits["train"]))
     assert any(shows_holdout(data.splits["test"]))
+
+
+def test_corrupted_train_captions_are_shuffled_listed_and_the_rest_untouched(tmp_path):
+    from caption_aug import config_schema
+    from caption_aug.data import corruption
+    from caption_aug.data import prepare
+    config = config_schema.base_config()
+    config.data.caption_shapes.update(dict(train_size=40, validation_size=8, test_size=8,
+                                           resolution=32))
+    clean = prepare.prepare(config, str(tmp_path / "clean"))
+    config.data.corrupt_fraction = 0.2
+    corrupted = prepare.prepare(config, str(tmp_path / "corrupted"))
+    indices = corruption.read_indices(str(tmp_path / "corrupted"))
+    assert len(indices) == 40 and corruption.read_indices(str(tmp_path / "clean")) is None
+    before, after = clean.splits["train"].flat_captions, corrupted.splits["train"].flat_captions
+    assert [k for k, (b, a) in enumerate(zip(before, after)) if b != a] == indices
+    for name in ("validation", "test"):
+        assert clean.splits[name].flat_captions == corrupted.splits[name].flat_captions

@@ -18,11 +18,11 @@ def _train_main(workdir, config, mode, *flags):
 
 
 @pytest.mark.slow
+# Each seed, decoder and policy at least once; the suite's time allows no more cases (stop 36 also
+# passed seed 1 with the LSTM in float32, seed 0 with the transformer, seed 0 in bfloat16).
 @pytest.mark.parametrize("seed, decoder, policy", [
-    (0, "lstm_attention", "float32"), (1, "lstm_attention", "float32"),
-    (0, "transformer", "float32"), (1, "transformer", "float32"),
-    (0, "lstm_attention", "mixed_bfloat16"), (1, "lstm_attention", "mixed_bfloat16"),
-    (0, "lstm_attention", "mixed_float16")])  # (seed 1 in float16 gives bfloat16's digits)
+    (0, "lstm_attention", "float32"), (1, "transformer", "float32"),
+    (1, "lstm_attention", "mixed_bfloat16"), (0, "lstm_attention", "mixed_float16")])
 def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path, seed, decoder,
                                                                        policy):
     """Under a mixed policy the finite differences are taken as a run takes them (half-precision

@@ -21,6 +21,7 @@ from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.readers import coco as coco_reader
 from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
+from caption_aug.study import plan
 from caption_aug.training.joint import hypergradient
 from caption_aug.training.joint import synthesize
 from caption_aug.training.joint import trainer as joint_trainer
@@ -158,6 +159,52 @@ def test_a_joint_iteration_changes_g_e_f_w_a_b_and_nothing_else(all_run, tmp_pat
     for name, variables in run.step.weights().items():
         assert _changed(trained[name], _values(variables)), f"{name} did not change"
     assert not _changed(frozen, _values(encoder.variables)), "the sentence encoder changed"
+
+
+def test_a_plain_augmentation_iteration_changes_only_the_captioner(all_run, tmp_path):
+    """The study's plain-augmentation arm: A, B, the LM and the GAN stay as warmed up."""
+    workdir = _copy(all_run[0], tmp_path)
+    config = _config(**plan.ARMS["plain_augmentation"])
+    prepared = prepare_lib.prepare(config, str(workdir))
+    run = joint_trainer.build_run(config, str(workdir), prepared)
+    trained = {name: _values(vs) for name, vs in run.step.weights().items()}
+    streams = joint_trainer.batch_streams(config, _datasets(config, prepared), int(run.iteration))
+    figures = run.step(joint_trainer.next_batches(streams, run.sampler, config, draw=0), False)
+    changed = {name for name, variables in run.step.weights().items()
+               if _changed(trained[name], _values(variables))}
+    assert changed == {"W"}
+    assert "lm/weighted_loss" not in figures and "captioner/synthetic_loss" in figures
+
+
+def test_study_runs_every_arm_over_the_schedules_warm_up_and_reports(all_run, tmp_path):
+    """`--mode=study` on one seed whose schedule is the all_run workdir (already finished, so
+    only the other arm runs, over its linked warm-up stages; plain augmentation, whose joint
+    phase has no hypergradient to trace: each arm with one costs 1-2 minutes of tracing); then a
+    rerun does nothing."""
+    study_dir = tmp_path / "study"
+    shutil.copytree(all_run[0], study_dir / "train_96" / "seed_0")
+    flags = ["--mode=study", "--config.study.seeds=(0,)", "--config.study.train_sizes=()",
+             "--config.study.holdout=", "--config.study.corrupt_fraction=0",
+             "--config.study.arms=('full','plain_augmentation')"]
+    result = train_main(study_dir, *flags, config="configs/shapes_study.py:quick")
+    assert result.returncode == 0, result.stderr[-4000:]
+    study = json.loads((study_dir / "study.json").read_text())
+    arms = study["settings"]["train_96"]["seeds"]["0"]["arms"]
+    assert list(arms) == ["control", "full", "plain_augmentation"]
+    for arm, record in arms.items():
+        assert 0 <= record["test"]["beam_sizes"]["3"]["Bleu_4"] <= 1, arm
+    plain = arms["plain_augmentation"]["joint"]
+    assert plain["iterations"] == 3 and plain["validation_loss_by_iteration"] == []
+    assert all(plain["settings"][k] == v for k, v in plan.ARMS["plain_augmentation"].items())
+    assert arms["full"]["test"] == json.loads(
+        (study_dir / "train_96" / "seed_0" / "metrics.json").read_text()
+    )["phases"]["captioner_after_joint"]
+    arm_dir = study_dir / "train_96" / "seed_0" / "arms" / "plain_augmentation"
+    assert os.path.islink(arm_dir / "captioner") and (arm_dir / "joint" / "checkpoints").is_dir()
+    report = (study_dir / "report.md").read_text()
+    assert "| plain_augmentation |" in report and "## Every arm against the control" in report
+    again = train_main(study_dir, *flags, config="configs/shapes_study.py:quick")
+    assert again.returncode == 0 and "starting" not in again.stderr
 
 
 def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path):

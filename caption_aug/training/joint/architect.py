@@ -27,7 +27,8 @@ class Architect:
         self.arch_weights = arch_weights
         self.rates = hypergradient.Rates(
             captioner_lr=config.captioner.decoder_lr, lm_lr=config.lm.learning_rate,
-            generator_lr=config.gan.generator_lr, synthetic_weight=joint.synthetic_weight)
+            generator_lr=config.gan.generator_lr, synthetic_weight=joint.synthetic_weight,
+            real_weight=joint.real_weight)
         self.caption_weights_optimizer = keras.optimizers.Adam(
             joint.caption_weights_lr, epsilon=HYPER_EPSILON, name="caption_weights_adam")
         self.architecture_optimizer = keras.optimizers.Adam(

@@ -53,6 +53,7 @@ class Rates:
     lm_lr: float               # eta_G
     generator_lr: float        # xi_E
     synthetic_weight: float    # lambda
+    real_weight: float = 1.0   # x the real loss (0: synthetic pairs only)
 
 
 class Hypergradients(NamedTuple):
@@ -107,7 +108,7 @@ def _weighted_training_loss(problem, rates, lm_weights, generator_weights):
         real = tf.cast(real, _compute_dtype(real.dtype))
         synthetic = tf.cast(problem.synthetic_loss(captioner_weights, lm_weights, generator_weights),
                             real.dtype)
-        return real + rates.synthetic_weight * synthetic
+        return rates.real_weight * real + rates.synthetic_weight * synthetic
     return loss
 
 

@@ -119,8 +119,9 @@ class JointStep:
             with precision.float32_layers(self.keras_models()):  # the probes in float32
                 grads = self.architect.hypergradients(self.problem(batches), *self.arguments())
             figures.update(self.architect.figures(grads))
-        figures.update(self._lm_update(batches["lm"]))
-        figures.update(self._gan_updates(batches["gan"]))
+        if self.config.joint.update_lm_and_gan:
+            figures.update(self._lm_update(batches["lm"]))
+            figures.update(self._gan_updates(batches["gan"]))
         figures.update(self._captioner_update(batches["real"], batches["synthetic"]))
         if with_hypergradient:
             self.architect.update(grads)
@@ -141,7 +142,8 @@ class JointStep:
         return figures
 
     def _captioner_update(self, real, synthetic):
-        """W <- W - opt(grad_W [L(real; W) + lambda L(S; W)]), S from the current G and E."""
+        """W <- W - opt(grad_W [r L(real; W) + lambda L(S; W)]), S from the current G and E
+        (r: `joint.real_weight`, 1 but in the synthetic-only arm)."""
         m, step = self.models, self.captioner_step
         images, one_hots = joint_problem.synthetic_pairs(
             m, *model_state(m.lm), *model_state(m.generator), synthetic, self.settings)
@@ -152,7 +154,8 @@ class JointStep:
                                         training=True)[0].total
             synthetic_loss = step.batch_loss(images, one_hots, synthetic["padding_mask"],
                                              training=True)[0].total
-            return (real_loss + self.config.joint.synthetic_weight * synthetic_loss,
+            joint = self.config.joint
+            return (joint.real_weight * real_loss + joint.synthetic_weight * synthetic_loss,
                     {"captioner/real_loss": real_loss, "captioner/synthetic_loss": synthetic_loss})
 
         return step.update(loss_fn)[1]

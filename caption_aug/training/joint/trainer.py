@@ -19,6 +19,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import progress
+from caption_aug.data import corruption
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import lm_eval
@@ -148,6 +149,25 @@ def caption_weight_report(weight_logits, flat_captions, rows: int) -> dict:
     }
 
 
+def corrupted_caption_report(weight_logits, corrupted, initial_weight: float) -> dict:
+    """How a = sigmoid(A) separates the word-shuffled train captions (`data.corrupt_fraction`)
+    from the clean ones: the AUC over all captions and over those whose a has moved from its start
+    (a caption no LM batch of the phase held keeps its initial weight and can only tie; chance 0.5),
+    with the mean a of each group."""
+    a = caption_weights(weight_logits)
+    bad = np.zeros(len(a), dtype=bool)
+    bad[corrupted] = True
+    moved = np.abs(a - initial_weight) > 1e-6
+    report = {"corrupted": int(bad.sum()), "clean": int((~bad).sum()),
+              "moved": int(moved.sum()), "moved_corrupted": int((moved & bad).sum()),
+              "mean_weight_clean": float(a[~bad].mean()), "mean_weight_corrupted": float(a[bad].mean()),
+              "auc": corruption.separation_auc(a, corrupted)}
+    if (moved & bad).any() and (moved & ~bad).any():
+        report["auc_moved"] = corruption.separation_auc(
+            a[moved], np.flatnonzero(bad[moved]))
+    return report
+
+
 def synthetic_caption_report(log_path: str, flat_captions, caption_shapes: bool,
                              iterations: int) -> dict:
     """`lm_eval.generation_metrics` over every synthetic caption the phase drew (the log at
@@ -223,13 +243,15 @@ def train(config, workdir: str, prepared) -> tuple:
     caption_sampler.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
     monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
     seconds = {"with_hypergradient": [], "without_hypergradient": []}
+    validation_losses = []   # L_val(W') of each hypergradient iteration of this run
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
                  joint.iterations, joint.hypergradient, joint.hypergradient_every,
                  joint.synthetic_weight)
     meter = progress.Progress("joint iterations", joint.iterations, done=int(run.iteration))
     while int(run.iteration) < joint.iterations:
         step = int(run.iteration)
-        with_hypergradient = step % joint.hypergradient_every == 0
+        with_hypergradient = step % joint.hypergradient_every == 0 and (
+            joint.update_caption_weights or joint.update_architecture)  # else nothing uses it
         started = time.time()
         batches = next_batches(streams, run.sampler, config, draw=step)
         caption_sampler.append_draw(log_path, step, caption_sampler.caption_texts(
@@ -237,6 +259,8 @@ def train(config, workdir: str, prepared) -> tuple:
         figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
         run.step.check_guards()
         figures["seconds_per_iteration"] = time.time() - started
+        if "hypergradient/validation_loss" in figures:
+            validation_losses.append([step + 1, figures["hypergradient/validation_loss"]])
         seconds["with_hypergradient" if with_hypergradient else "without_hypergradient"].append(
             figures["seconds_per_iteration"])
         run.iteration.assign_add(1)
@@ -248,29 +272,35 @@ def train(config, workdir: str, prepared) -> tuple:
                 f"{k} {v:.4g}" for k, v in sorted(figures.items())))
         if done % joint.checkpoint_every == 0 or done == joint.iterations:
             run.checkpointer.save(done)
-    metrics = phase_metrics(config, run, log_path, flat_captions, seconds)
+    metrics = phase_metrics(config, run, log_path, flat_captions, seconds,
+                            corruption.read_indices(workdir))
+    metrics["validation_loss_by_iteration"] = validation_losses
     write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
                   run.step.models.discriminator)
     metrics_lib.write_metrics(workdir, STAGE, metrics)
     return metrics, run
 
 
-def phase_metrics(config, run: JointRun, log_path: str, flat_captions, seconds: dict) -> dict:
-    """What the phase reports: A and B, its synthetic captions, skipped updates, its pace."""
+def phase_metrics(config, run: JointRun, log_path: str, flat_captions, seconds: dict,
+                  corrupted=None) -> dict:
+    """What the phase reports: A and B (and how A ranks the `corrupted` train captions, when
+    there are any), its synthetic captions, skipped updates, its pace."""
+    weights = keras.ops.convert_to_numpy(run.step.weight_logits)
     return {
         "iterations": int(run.iteration),
-        "caption_weights": caption_weight_report(
-            keras.ops.convert_to_numpy(run.step.weight_logits), flat_captions,
-            config.lm.generation.num_table_rows),
+        "caption_weights": caption_weight_report(weights, flat_captions,
+                                                 config.lm.generation.num_table_rows),
+        **({"corrupted_captions": corrupted_caption_report(
+            weights, corrupted, config.lm.initial_caption_weight)} if corrupted else {}),
         "architecture": architecture_report(run.step.models.discriminator),
         "synthetic_captions": synthetic_caption_report(
             log_path, flat_captions, config.data.source == "caption_shapes", int(run.iteration)),
         "skipped_steps": run.step.skipped_steps(),
         "seconds_per_iteration_this_run": {
             k: float(np.median(v)) for k, v in seconds.items() if v},
-        "settings": {k: config.joint[k] for k in ("synthetic_weight", "hypergradient",
-                                                  "update_caption_weights",
-                                                  "update_architecture")},
+        "settings": {k: config.joint[k] for k in ("synthetic_weight", "real_weight",
+                                                  "hypergradient", "update_caption_weights",
+                                                  "update_architecture", "update_lm_and_gan")},
     }
 
 

@@ -1,0 +1,310 @@
+"""The study's report: WORKDIR/report.md and its PNG figures under WORKDIR/figures/, from
+study.json and the runs' workdirs.
+
+Every arm is compared with the control of its own setting and seed (same warm-up, same real
+batches, same number of captioner updates): the mean of the paired differences over seeds with a
+95% Student-t interval. With 3 seeds that interval is wide (t = 4.30); "no clear difference" is
+what an interval containing 0 says, not that the arms are equal.
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+FIGURES = "figures"
+REPORT_MD = "report.md"
+# Student-t 0.975 quantiles by degrees of freedom (numpy has none; the project does not depend
+# on scipy for one table).
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+METRICS = (("BLEU-1", ("Bleu_1",)), ("BLEU-2", ("Bleu_2",)), ("BLEU-3", ("Bleu_3",)),
+           ("BLEU-4", ("Bleu_4",)), ("all true", ("semantic", "all_true")),
+           ("claim precision", ("semantic", "precision")))
+PAIRED = ("BLEU-4", "all true", "claim precision")
+
+
+def t_quantile(df: int) -> float:
+    """The 0.975 quantile of Student's t, from the table (rounded down to a listed df: wider)."""
+    return T_975[max(k for k in T_975 if k <= df)]
+
+
+def paired_interval(differences) -> tuple:
+    """(mean, half-width of the 95% t interval) of paired differences; half-width nan for one."""
+    d = np.asarray(differences, dtype=np.float64)
+    if len(d) < 2:
+        return float(d.mean()), float("nan")
+    return float(d.mean()), t_quantile(len(d) - 1) * float(d.std(ddof=1)) / np.sqrt(len(d))
+
+
+def verdict(mean: float, half_width: float) -> str:
+    if not np.isfinite(half_width):
+        return "one seed: no interval"
+    if mean - half_width > 0:
+        return "higher than the control"
+    if mean + half_width < 0:
+        return "lower than the control"
+    return "no clear difference"
+
+
+def report_beam(setting: dict) -> str:
+    """Beam 3 (the paper's figures) when evaluated, else the largest beam."""
+    first = next(iter(setting["seeds"].values()))
+    beams = [int(b) for b in first["warmup"]["test"]["beam_sizes"]]
+    return str(3 if 3 in beams else max(beams))
+
+
+def metric(test: dict, beam: str, path) -> float:
+    value = test["beam_sizes"][beam]
+    for key in path:
+        value = value[key]
+    return float(value)
+
+
+def _by_seed(setting: dict, arm: str, beam: str, path) -> dict:
+    return {seed: metric(run["arms"][arm]["test"], beam, path)
+            for seed, run in setting["seeds"].items() if arm in run["arms"]}
+
+
+def _mean_std(values) -> str:
+    values = np.asarray(list(values), dtype=np.float64)
+    if not len(values):
+        return "-"
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.3f} ± {std:.3f}"
+
+
+def _table(header, rows) -> list:
+    return (["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+            + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows] + [""])
+
+
+def arm_table(setting: dict) -> list:
+    """Mean ± std over seeds per arm (and the warm-up captioner) at the report beam."""
+    beam = report_beam(setting)
+    rows = [["warm-up (before the joint phase)"] + [
+        _mean_std(metric(run["warmup"]["test"], beam, path) for run in setting["seeds"].values())
+        for _, path in METRICS]]
+    for arm in setting["arms"]:
+        rows.append([arm] + [_mean_std(_by_seed(setting, arm, beam, path).values())
+                             for _, path in METRICS])
+    return _table(["arm"] + [name for name, _ in METRICS], rows)
+
+
+def comparisons(study: dict) -> list:
+    """Each arm against its setting's control: paired by seed, per metric of PAIRED."""
+    out = []
+    for name, setting in study["settings"].items():
+        beam = report_beam(setting)
+        for arm in setting["arms"]:
+            if arm == "control":
+                continue
+            for label, path in METRICS:
+                if label not in PAIRED:
+                    continue
+                arm_values = _by_seed(setting, arm, beam, path)
+                control = _by_seed(setting, "control", beam, path)
+                seeds = sorted(set(arm_values) & set(control))
+                if not seeds:
+                    continue
+                mean, half = paired_interval([arm_values[s] - control[s] for s in seeds])
+                out.append({"setting": name, "arm": arm, "metric": label, "beam": int(beam),
+                            "seeds": len(seeds), "difference": mean, "half_width": half,
+                            "verdict": verdict(mean, half)})
+    return out
+
+
+def comparison_table(rows) -> list:
+    return _table(["setting", "arm", "metric", "arm - control (95% interval)", "seeds", "reading"],
+                  [[r["setting"], r["arm"], r["metric"],
+                    f"{r['difference']:+.3f} ± {r['half_width']:.3f}", r["seeds"], r["verdict"]]
+                   for r in rows])
+
+
+def novelty_table(setting: dict) -> list:
+    """All-true on test scenes showing a held-out combination against the others, per arm."""
+    beam = report_beam(setting)
+    rows = []
+    for arm in setting["arms"]:
+        cells = [arm]
+        for group in ("novel", "seen"):
+            values = _by_seed(setting, arm, beam, ("semantic", "by_novelty", group, "all_true"))
+            cells.append(_mean_std(values.values()))
+        rows.append(cells)
+    return _table(["arm", "all true, novel scenes", "all true, seen scenes"], rows)
+
+
+def corruption_rows(setting: dict) -> list:
+    rows = []
+    for seed, run in sorted(setting["seeds"].items()):
+        report = run["arms"]["full"]["joint"]["corrupted_captions"]
+        rows.append([seed, f"{report['auc']:.3f}",
+                     f"{report['auc_moved']:.3f}" if "auc_moved" in report else "-",
+                     f"{report['moved']} of {report['clean'] + report['corrupted']}",
+                     f"{report['mean_weight_clean']:.4f}", f"{report['mean_weight_corrupted']:.4f}"])
+    return rows
+
+
+def corruption_table(setting: dict) -> list:
+    rows = corruption_rows(setting)
+    aucs = [float(r[1]) for r in rows]
+    rows.append(["mean ± std", _mean_std(aucs), "", "", "", ""])
+    return _table(["seed", "AUC of a_i (all captions; chance 0.5)", "AUC (captions whose a_i moved)",
+                   "a_i moved", "mean a_i, clean", "mean a_i, corrupted"], rows)
+
+
+def beam_table(setting: dict) -> list:
+    """BLEU-4 and all-true by beam size for the control and the full arm (the paper's Table 2)."""
+    first = next(iter(setting["seeds"].values()))
+    beams = list(first["warmup"]["test"]["beam_sizes"])
+    rows = []
+    for arm in ("control", "full"):
+        for beam in beams:
+            rows.append([arm, beam] + [_mean_std(_by_seed(setting, arm, beam, path).values())
+                                       for _, path in METRICS if _ in ("BLEU-4", "all true")])
+    return _table(["arm", "beam", "BLEU-4", "all true"], rows)
+
+
+def architecture_rows(setting: dict) -> list:
+    rows = []
+    for seed, run in sorted(setting["seeds"].items()):
+        derived = run["arms"]["full"]["joint"]["architecture"]["derived"]
+        rows.append([seed, json.dumps(derived.get("architecture", derived))])
+    return _table(["seed", "derived discriminator (full arm, after the joint phase)"], rows)
+
+
+def weight_extremes(setting: dict, rows: int = 5) -> list:
+    run = next(iter(setting["seeds"].values()))
+    weights = run["arms"]["full"]["joint"]["caption_weights"]
+    out = []
+    for end in ("highest", "lowest"):
+        out += [[end, f"{r['weight']:.4f}", r["caption"]] for r in weights[end][:rows]]
+    return _table(["end", "a_i", "training caption"], out)
+
+
+def synthetic_examples(run_dir: str, count: int = 8) -> list:
+    """The first synthetic captions the full arm's joint phase drew (its first draw)."""
+    path = os.path.join(run_dir, "joint", "synthetic_captions.jsonl")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        first = json.loads(f.readline())
+    captions = first.get("captions", [])[:count]
+    return [f"- {caption}" for caption in captions] + [""]
+
+
+def _copy_figure(source: str, figures_dir: str, name: str) -> str:
+    """Copies a run's PNG into the report's figures; the markdown line, or "" when absent."""
+    if not os.path.isfile(source):
+        return ""
+    shutil.copyfile(source, os.path.join(figures_dir, name))
+    return f"![{name}]({FIGURES}/{name})"
+
+
+def _latest_png(directory: str, prefix: str) -> str:
+    if not os.path.isdir(directory):
+        return ""
+    names = sorted(n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".png"))
+    return os.path.join(directory, names[-1]) if names else ""
+
+
+def difference_figure(rows, path: str) -> None:
+    """Arm - control with its 95% interval, one panel per paired metric."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(1, len(PAIRED), figsize=(5 * len(PAIRED), 0.35 * len(rows) + 2))
+    for axis, label in zip(np.atleast_1d(axes), PAIRED):
+        chosen = [r for r in rows if r["metric"] == label]
+        names = [f"{r['setting']}: {r['arm']}" for r in chosen]
+        axis.errorbar([r["difference"] for r in chosen], range(len(chosen)),
+                      xerr=[np.nan_to_num(r["half_width"]) for r in chosen], fmt="o", capsize=3)
+        axis.axvline(0.0, color="grey", linewidth=1)
+        axis.set_yticks(range(len(chosen)))
+        axis.set_yticklabels(names if axis is np.atleast_1d(axes)[0] else [])
+        axis.invert_yaxis()
+        axis.set_title(f"{label}: arm - control")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def validation_curve_figure(setting: dict, path: str) -> bool:
+    """L_val(W') of the hypergradient over the joint iterations, per arm, mean over seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    drawn = False
+    for arm in setting["arms"]:
+        curves = [run["arms"][arm].get("joint", {}).get("validation_loss_by_iteration")
+                  for run in setting["seeds"].values() if arm in run["arms"]]
+        curves = [np.asarray(c) for c in curves if c]
+        if not curves or len({len(c) for c in curves}) != 1:
+            continue
+        stacked = np.stack(curves)
+        axis.plot(stacked[0, :, 0], stacked[:, :, 1].mean(axis=0), label=arm)
+        drawn = True
+    axis.set_xlabel("joint iteration")
+    axis.set_ylabel("validation loss at W'")
+    if drawn:
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return drawn
+
+
+def write_report(workdir: str, study: dict) -> str:
+    """WORKDIR/report.md and WORKDIR/figures/*.png; returns the report's path."""
+    figures_dir = os.path.join(workdir, FIGURES)
+    os.makedirs(figures_dir, exist_ok=True)
+    rows = comparisons(study)
+    lines = ["# The study: when does learned synthetic data help the captioner?", "",
+             "Written by `python train_main.py --mode=study` (`caption_aug/study`). Every arm of a "
+             "setting starts from the same warmed-up stages of its seed and gives the captioner the "
+             "same number of updates on the same real batches; figures are test-split means ± "
+             "standard deviations over seeds.", ""]
+    difference_figure(rows, os.path.join(figures_dir, "differences.png"))
+    lines += ["## Every arm against the control (paired by seed)", "",
+              "![differences](figures/differences.png)", ""] + comparison_table(rows)
+    for name, setting in study["settings"].items():
+        seeds = sorted(setting["seeds"])
+        lines += [f"## Setting `{name}`", "",
+                  f"{setting['train_size']} train images"
+                  + (f", holdout `{setting['holdout']}`" if setting["holdout"] else "")
+                  + (f", {setting['corrupt_fraction']:.0%} of train captions word-shuffled"
+                     if setting["corrupt_fraction"] else "")
+                  + f"; seeds {', '.join(seeds)}; beam {report_beam(setting)}.", ""]
+        lines += arm_table(setting)
+        if setting["holdout"]:
+            lines += ["Test scenes showing a held-out combination against the others:", ""]
+            lines += novelty_table(setting)
+        if setting["corrupt_fraction"] and "full" in setting["arms"]:
+            lines += ["How the learned caption weights a_i of the full arm separate the corrupted "
+                      "captions from the clean ones (1: every corrupted caption below every clean "
+                      "one; 0.5: chance):", ""]
+            lines += corruption_table(setting)
+        curve = f"validation_{name}.png"
+        if validation_curve_figure(setting, os.path.join(figures_dir, curve)):
+            lines += [f"![validation loss]({FIGURES}/{curve})", ""]
+    main_name, main = next(iter(study["settings"].items()))
+    main_seed = sorted(main["seeds"])[0]
+    run_dir = os.path.join(workdir, main_name, f"seed_{main_seed}")
+    lines += [f"## Beam sizes (`{main_name}`; the paper's Table 2)", ""] + beam_table(main)
+    lines += [f"## The discriminator architecture B (`{main_name}`)", ""] + architecture_rows(main)
+    lines += [f"## Caption weights a_i (`{main_name}`, seed {main_seed}, full arm)", ""]
+    lines += [_copy_figure(os.path.join(run_dir, "joint", "caption_weights.png"), figures_dir,
+                           "caption_weights.png"), ""] + weight_extremes(main)
+    lines += [f"## Synthetic pairs (`{main_name}`, seed {main_seed})", "",
+              "Synthetic captions of the joint phase's first draw:", ""]
+    lines += synthetic_examples(run_dir)
+    lines += ["GAN samples after its warm-up (each row one validation caption; its real image "
+              "first):", "",
+              _copy_figure(_latest_png(os.path.join(run_dir, "gan", "samples"), "samples_"),
+                           figures_dir, "gan_samples.png"), ""]
+    path = os.path.join(workdir, REPORT_MD)
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path

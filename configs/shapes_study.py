@@ -1,0 +1,31 @@
+"""The study (`--mode=study`, docs/results/report.md): caption_shapes with few real images, the
+default models with stages shortened to the data, so that every arm over three seeds fits about
+90 minutes on 2 CPU cores. `config.study` names the arms, seeds, the low-data sweep, the holdout
+and the corrupted share that the study runs on top of this config.
+
+  python train_main.py --config=configs/shapes_study.py --mode=study --workdir=runs/study
+  python train_main.py --config=configs/shapes_study.py:quick --mode=study --workdir=runs/quick
+
+`quick` runs the same plan with the tiny models of configs/all_tiny.py on 48 images and two seeds
+(a few minutes; the slow test's size): its numbers check the machinery, not the method.
+"""
+
+from configs import all_tiny
+from configs import shapes
+
+
+def get_config(variant: str = ""):
+    if variant not in ("", "quick"):
+        raise ValueError(f"unknown variant {variant!r}; expected '' or 'quick'")
+    if variant == "quick":
+        config = all_tiny.get_config()
+        config.study.update(dict(seeds=(0, 1), train_sizes=(24,), corrupted_joint_iterations=4))
+        return config
+    config = shapes.get_config()
+    config.data.caption_shapes.update(dict(train_size=250, validation_size=100, test_size=150))
+    config.captioner.update(dict(pretrain_steps=300, pretrain_object_steps=150, epochs=6))
+    config.lm.epochs = 3
+    config.gan.iterations = 150
+    config.attribute_classifier.steps = 200
+    config.study.train_sizes = (100,)
+    return config
