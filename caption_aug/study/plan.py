@@ -24,20 +24,14 @@ SCHEDULE_ARMS = ("control", "full")   # the two that `--mode=all` itself trains
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """A data variant: `caption_shapes` overrides, the corrupted share of train captions, the
-    joint phase's length (None: the config's), and the arms run on it."""
+    """A data variant (train images, holdout, corrupted share of train captions), the joint
+    phase's length, and the arms run on it."""
     name: str
     train_size: int
     arms: Tuple[str, ...]
     holdout: str = ""
     corrupt_fraction: float = 0.0
     joint_iterations: int = 0   # 0: the config's joint.iterations
-
-    @property
-    def kind(self) -> str:
-        if self.holdout:
-            return "compositional"
-        return "corrupted" if self.corrupt_fraction else "low_data"
 
 
 def settings(config) -> list:

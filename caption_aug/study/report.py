@@ -142,7 +142,8 @@ def corruption_rows(setting: dict) -> list:
         rows.append([seed, f"{report['auc']:.3f}",
                      f"{report['auc_moved']:.3f}" if "auc_moved" in report else "-",
                      f"{report['moved']} of {report['clean'] + report['corrupted']}",
-                     f"{report['mean_weight_clean']:.4f}", f"{report['mean_weight_corrupted']:.4f}"])
+                     f"{report['mean_weight_clean']:.4f}",
+                     f"{report['mean_weight_corrupted']:.4f}"])
     return rows
 
 
@@ -150,7 +151,8 @@ def corruption_table(setting: dict) -> list:
     rows = corruption_rows(setting)
     aucs = [float(r[1]) for r in rows]
     rows.append(["mean ± std", _mean_std(aucs), "", "", "", ""])
-    return _table(["seed", "AUC of a_i (all captions; chance 0.5)", "AUC (captions whose a_i moved)",
+    return _table(["seed", "AUC of a_i (all captions; chance 0.5)",
+                   "AUC (captions whose a_i moved)",
                    "a_i moved", "mean a_i, clean", "mean a_i, corrupted"], rows)
 
 
@@ -262,9 +264,9 @@ def write_report(workdir: str, study: dict) -> str:
     os.makedirs(figures_dir, exist_ok=True)
     rows = comparisons(study)
     lines = ["# The study: when does learned synthetic data help the captioner?", "",
-             "Written by `python train_main.py --mode=study` (`caption_aug/study`). Every arm of a "
-             "setting starts from the same warmed-up stages of its seed and gives the captioner the "
-             "same number of updates on the same real batches; figures are test-split means ± "
+             "Written by `python train_main.py --mode=study` (`caption_aug/study`). Every arm of "
+             "a setting starts from the same warmed-up stages of its seed and gives the captioner "
+             "the same number of updates on the same real batches; figures are test-split means ± "
              "standard deviations over seeds.", ""]
     difference_figure(rows, os.path.join(figures_dir, "differences.png"))
     lines += ["## Every arm against the control (paired by seed)", "",
@@ -300,10 +302,13 @@ def write_report(workdir: str, study: dict) -> str:
     lines += [f"## Synthetic pairs (`{main_name}`, seed {main_seed})", "",
               "Synthetic captions of the joint phase's first draw:", ""]
     lines += synthetic_examples(run_dir)
-    lines += ["GAN samples after its warm-up (each row one validation caption; its real image "
-              "first):", "",
-              _copy_figure(_latest_png(os.path.join(run_dir, "gan", "samples"), "samples_"),
-                           figures_dir, "gan_samples.png"), ""]
+    samples = _latest_png(os.path.join(run_dir, "gan", "samples"), "samples_")
+    lines += ["GAN samples after its warm-up (each row one validation caption, its real image "
+              "first, then the generator's for different noises):", "",
+              _copy_figure(samples, figures_dir, "gan_samples.png"), ""]
+    if samples and os.path.isfile(samples[:-len(".png")] + ".txt"):
+        with open(samples[:-len(".png")] + ".txt") as f:
+            lines += ["```", f.read().rstrip(), "```", ""]
     path = os.path.join(workdir, REPORT_MD)
     with open(path, "w") as f:
         f.write("\n".join(lines))

@@ -90,7 +90,8 @@ def run_phases(config, workdir: str, names=None) -> dict:
     prepared = prepare_lib.prepare(config, workdir)
     if "data" not in metrics["seconds"]:
         metrics["seconds"]["data"] = round(time.time() - started, 1)
-    phases = [(name, phase) for name, phase in _phases(config, workdir, prepared) if names is None or name in names]
+    phases = [(name, phase) for name, phase in _phases(config, workdir, prepared)
+              if names is None or name in names]
     for number, (name, phase) in enumerate(phases, 1):
         if name in metrics["phases"]:
             logging.info("phase %s: already done in %s", name, workdir)

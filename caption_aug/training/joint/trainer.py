@@ -160,11 +160,11 @@ def corrupted_caption_report(weight_logits, corrupted, initial_weight: float) ->
     moved = np.abs(a - initial_weight) > 1e-6
     report = {"corrupted": int(bad.sum()), "clean": int((~bad).sum()),
               "moved": int(moved.sum()), "moved_corrupted": int((moved & bad).sum()),
-              "mean_weight_clean": float(a[~bad].mean()), "mean_weight_corrupted": float(a[bad].mean()),
+              "mean_weight_clean": float(a[~bad].mean()),
+              "mean_weight_corrupted": float(a[bad].mean()),
               "auc": corruption.separation_auc(a, corrupted)}
     if (moved & bad).any() and (moved & ~bad).any():
-        report["auc_moved"] = corruption.separation_auc(
-            a[moved], np.flatnonzero(bad[moved]))
+        report["auc_moved"] = corruption.separation_auc(a[moved], np.flatnonzero(bad[moved]))
     return report
 
 
