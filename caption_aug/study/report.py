@@ -71,8 +71,9 @@ def _mean_std(values) -> str:
     values = np.asarray(list(values), dtype=np.float64)
     if not len(values):
         return "-"
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.3f} ± {std:.3f}"
+    if len(values) == 1:
+        return f"{values[0]:.3f} (one seed)"
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
 
 
 def _table(header, rows) -> list:
@@ -118,8 +119,9 @@ def comparisons(study: dict) -> list:
 def comparison_table(rows) -> list:
     return _table(["setting", "arm", "metric", "arm - control (95% interval)", "seeds", "reading"],
                   [[r["setting"], r["arm"], r["metric"],
-                    f"{r['difference']:+.3f} ± {r['half_width']:.3f}", r["seeds"], r["verdict"]]
-                   for r in rows])
+                    f"{r['difference']:+.3f}" + (f" ± {r['half_width']:.3f}"
+                                                 if np.isfinite(r["half_width"]) else ""),
+                    r["seeds"], r["verdict"]] for r in rows])
 
 
 def novelty_table(setting: dict) -> list:

@@ -80,3 +80,11 @@ def test_report_has_every_setting_the_auc_and_the_novel_split(tmp_path):
     assert "| full | 0.200 ± 0.000 | 0.500 ± 0.000 |" in text   # novel vs seen, full arm
     assert (tmp_path / "figures" / "differences.png").stat().st_size > 1000
     assert (tmp_path / "figures" / "validation_train_250.png").exists()
+
+
+def test_one_seed_gives_values_without_spread_or_interval(tmp_path):
+    setting = _study(0.05, [0, 0, 0])
+    setting["seeds"] = {"0": setting["seeds"]["0"]}
+    text = open(report.write_report(str(tmp_path), {"settings": {"train_250": setting}})).read()
+    assert "| train_250 | full | BLEU-4 | +0.050 | 1 | one seed: no interval |" in text
+    assert "| full | 0.800 (one seed) |" in text and "± nan" not in text
