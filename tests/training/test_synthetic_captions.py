@@ -88,3 +88,14 @@ def test_log_round_trip_truncation_and_metrics(tmp_path):
     assert set(report) >= {"distinct_1", "distinct_2", "self_bleu_4", "novelty",
                            "valid_scene_fraction"}
     assert report["novelty"] == 0.5  # "a blue star" is a training caption
+
+
+def test_validation_losses_survive_a_resume_as_the_captions_do(tmp_path):
+    path = str(tmp_path / "synthetic_captions.jsonl")
+    for draw in range(4):
+        caption_sampler.append_draw(path, draw, ["a blue star"], validation_loss=2.0 - draw / 10)
+    caption_sampler.truncate_log(path, 2)  # resumed at the checkpoint of iteration 2
+    caption_sampler.append_draw(path, 2, ["a red star"], validation_loss=1.5)
+    caption_sampler.append_draw(path, 3, ["a red star"])   # an iteration without hypergradient
+    assert caption_sampler.read_validation_losses(path) == [[1, 2.0], [2, 1.9], [3, 1.5]]
+    assert list(caption_sampler.read_log(path)) == [0, 1, 2, 3]

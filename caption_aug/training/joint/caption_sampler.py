@@ -11,7 +11,7 @@ weights, so a resumed run draws what the uninterrupted run would have: the rando
 
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -76,15 +76,20 @@ def caption_texts(token_ids: np.ndarray, tokenizer) -> List[str]:
 
 
 # The joint phase's log of its synthetic captions: one JSON line {"draw": n, "captions": [...]}
-# per draw, appended as the draw is made. The LM changes during the phase, so the texts of earlier
-# draws cannot be drawn again on resume: they are kept here, and on resume the lines of draws the
-# restored checkpoint had not reached yet are dropped (the checkpoint is the truth).
+# per draw (with the iteration's hypergradient validation loss, when it took one), appended after
+# the iteration. The LM changes during the phase, so the texts of earlier draws cannot be drawn
+# again on resume: they are kept here, and on resume the lines of draws the restored checkpoint had
+# not reached yet are dropped (the checkpoint is the truth).
 
 
-def append_draw(path: str, draw: int, captions: Sequence[str]) -> None:
-    """Appends draw number `draw`'s caption texts to the log at `path`."""
+def append_draw(path: str, draw: int, captions: Sequence[str],
+                validation_loss: Optional[float] = None) -> None:
+    """Appends draw number `draw`'s caption texts (and its validation loss) to the log at `path`."""
+    entry = {"draw": int(draw), "captions": list(captions)}
+    if validation_loss is not None:
+        entry["validation_loss"] = float(validation_loss)
     with open(path, "a") as f:
-        f.write(json.dumps({"draw": int(draw), "captions": list(captions)}) + "\n")
+        f.write(json.dumps(entry) + "\n")
 
 
 def kept_lines(lines: Sequence[str], iteration: int) -> List[str]:
@@ -113,14 +118,23 @@ def truncate_log(path: str, iteration: int) -> None:
     os.replace(path + ".tmp", path)
 
 
-def read_log(path: str) -> Dict[int, List[str]]:
-    """Draw number -> caption texts, from the log at `path` (empty when there is none)."""
+def _entries(path: str) -> List[dict]:
+    """The log's kept entries in draw order (none when there is no log)."""
     if not os.path.exists(path):
-        return {}
+        return []
     with open(path) as f:
         lines = f.readlines()
-    draws = {}
-    for line in kept_lines(lines, iteration=2 ** 62):
-        entry = json.loads(line)
-        draws[entry["draw"]] = entry["captions"]
-    return dict(sorted(draws.items()))
+    return sorted((json.loads(line) for line in kept_lines(lines, iteration=2 ** 62)),
+                  key=lambda entry: entry["draw"])
+
+
+def read_log(path: str) -> Dict[int, List[str]]:
+    """Draw number -> caption texts, from the log at `path` (empty when there is none)."""
+    return {entry["draw"]: entry["captions"] for entry in _entries(path)}
+
+
+def read_validation_losses(path: str) -> List[list]:
+    """[iteration, hypergradient validation loss] of every iteration that took one (the
+    iteration counted from 1), from the log at `path`."""
+    return [[entry["draw"] + 1, entry["validation_loss"]] for entry in _entries(path)
+            if "validation_loss" in entry]

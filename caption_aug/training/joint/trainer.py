@@ -243,7 +243,6 @@ def train(config, workdir: str, prepared) -> tuple:
     caption_sampler.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
     monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
     seconds = {"with_hypergradient": [], "without_hypergradient": []}
-    validation_losses = []   # L_val(W') of each hypergradient iteration of this run
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
                  joint.iterations, joint.hypergradient, joint.hypergradient_every,
                  joint.synthetic_weight)
@@ -254,13 +253,13 @@ def train(config, workdir: str, prepared) -> tuple:
             joint.update_caption_weights or joint.update_architecture)  # else nothing uses it
         started = time.time()
         batches = next_batches(streams, run.sampler, config, draw=step)
-        caption_sampler.append_draw(log_path, step, caption_sampler.caption_texts(
-            batches["synthetic"]["token_ids"], prepared.tokenizer))
         figures = {k: float(v) for k, v in run.step(batches, with_hypergradient).items()}
         run.step.check_guards()
         figures["seconds_per_iteration"] = time.time() - started
-        if "hypergradient/validation_loss" in figures:
-            validation_losses.append([step + 1, figures["hypergradient/validation_loss"]])
+        caption_sampler.append_draw(
+            log_path, step, caption_sampler.caption_texts(batches["synthetic"]["token_ids"],
+                                                          prepared.tokenizer),
+            figures.get("hypergradient/validation_loss"))
         seconds["with_hypergradient" if with_hypergradient else "without_hypergradient"].append(
             figures["seconds_per_iteration"])
         run.iteration.assign_add(1)
@@ -274,7 +273,7 @@ def train(config, workdir: str, prepared) -> tuple:
             run.checkpointer.save(done)
     metrics = phase_metrics(config, run, log_path, flat_captions, seconds,
                             corruption.read_indices(workdir))
-    metrics["validation_loss_by_iteration"] = validation_losses
+    metrics["validation_loss_by_iteration"] = caption_sampler.read_validation_losses(log_path)
     write_figures(workdir, keras.ops.convert_to_numpy(run.step.weight_logits),
                   run.step.models.discriminator)
     metrics_lib.write_metrics(workdir, STAGE, metrics)
