@@ -281,6 +281,9 @@ def write_report(workdir: str, study: dict) -> str:
                   + (f", {setting['corrupt_fraction']:.0%} of train captions word-shuffled"
                      if setting["corrupt_fraction"] else "")
                   + f"; seeds {', '.join(seeds)}; beam {report_beam(setting)}.", ""]
+        lines += [f"Seed {seed} has not run its arms {', '.join(run['pending_arms'])} yet: they "
+                  "have one seed fewer." for seed, run in sorted(setting["seeds"].items())
+                  if run.get("pending_arms")] + [""]
         lines += arm_table(setting)
         if setting["holdout"]:
             lines += ["Test scenes showing a held-out combination against the others:", ""]

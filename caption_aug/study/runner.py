@@ -10,7 +10,6 @@ ran, so a rerun after a kill resumes inside the run it stopped in.
 
 import gc
 import os
-import time
 
 import keras
 from absl import logging
@@ -51,40 +50,50 @@ def _phase_seconds(metrics: dict, names) -> float:
     return sum(metrics["seconds"].get(name, 0.0) for name in names)
 
 
-def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: str) -> dict:
-    """Every arm of `setting` at `seed`: {"warmup": ..., "arms": {arm: arm_result}}."""
+def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: str,
+                     save) -> dict:
+    """Every arm of `setting` at `seed`: {"warmup", "arms": {arm: arm_result}, "pending_arms"},
+    handed to `save` after the schedule and after each further arm."""
     metrics = run_all.run_phases(plan_lib.run_config(config, setting, seed, "full"), directory,
                                  SCHEDULE_PHASES)
     phases = metrics["phases"]
-    arms = {"control": arm_result(phases, "captioner_control",
-                                  _phase_seconds(metrics, ["captioner_control"])),
-            "full": arm_result(phases, "captioner_after_joint",
-                               _phase_seconds(metrics, ["joint", "captioner_after_joint"]))}
-    for arm in setting.arms:
-        if arm in plan_lib.SCHEDULE_ARMS:
-            continue
+    record = {"warmup": {"test": phases["captioner_before_joint"],
+                         "seconds": round(_phase_seconds(metrics, SCHEDULE_PHASES[:5]), 1)},
+              "arms": {"control": arm_result(phases, "captioner_control",
+                                             _phase_seconds(metrics, ["captioner_control"])),
+                       "full": arm_result(phases, "captioner_after_joint",
+                                          _phase_seconds(metrics, ["joint",
+                                                                   "captioner_after_joint"]))},
+              "pending_arms": [arm for arm in setting.arms if arm not in plan_lib.SCHEDULE_ARMS]}
+    save(record)
+    for arm in list(record["pending_arms"]):
         arm_dir = os.path.join(directory, "arms", arm)
         share_warm_up(directory, arm_dir)
         arm_metrics = run_all.run_phases(plan_lib.run_config(config, setting, seed, arm), arm_dir,
                                          ARM_PHASES)
-        arms[arm] = arm_result(arm_metrics["phases"], "captioner_after_joint",
-                               _phase_seconds(arm_metrics, ["joint", "captioner_after_joint"]))
+        record["arms"][arm] = arm_result(arm_metrics["phases"], "captioner_after_joint",
+                                         _phase_seconds(arm_metrics,
+                                                        ["joint", "captioner_after_joint"]))
+        record["pending_arms"].remove(arm)
+        save(record)
         keras.backend.clear_session()
         gc.collect()
-    return {"warmup": {"test": phases["captioner_before_joint"],
-                       "seconds": round(_phase_seconds(metrics, SCHEDULE_PHASES[:5]), 1)},
-            "arms": {arm: arms[arm] for arm in setting.arms}}
+    return record
+
+
+def _finished(study: dict, setting: plan_lib.Setting, seed: int) -> bool:
+    run = study["settings"].get(setting.name, {}).get("seeds", {}).get(str(seed))
+    return run is not None and not run.get("pending_arms")
 
 
 def run_mode(config, workdir: str) -> dict:
-    """Runs (or resumes) the whole study; writes study.json and the report after each (setting,
-    seed), so that a long study can be read while it runs."""
+    """Runs (or resumes) the whole study; writes study.json and the report after each arm, so
+    that a long study can be read while it runs (a seed still running lists its pending arms)."""
     settings = plan_lib.settings(config)
     path = os.path.join(workdir, STUDY_JSON)
     study = metrics_lib.read_json(path, {"settings": {}})
     seeds = list(config.study.seeds)
-    done = sum(str(seed) in study["settings"].get(setting.name, {}).get("seeds", {})
-               for setting in settings for seed in seeds)
+    done = sum(_finished(study, setting, seed) for setting in settings for seed in seeds)
     meter = progress.Progress("study (setting, seed) runs", len(settings) * len(seeds), done=done,
                               every_seconds=0)
     for setting in settings:
@@ -93,20 +102,23 @@ def run_mode(config, workdir: str) -> dict:
             "corrupt_fraction": setting.corrupt_fraction, "arms": list(setting.arms),
             "seeds": {}})
         for seed in seeds:
-            if str(seed) not in record["seeds"]:
-                started = time.time()
-                logging.info("study: %s, seed %d (arms %s)", setting.name, seed,
-                             ", ".join(setting.arms))
-                record["seeds"][str(seed)] = run_setting_seed(
-                    config, setting, seed, os.path.join(workdir, setting.name, f"seed_{seed}"))
-                record["seeds"][str(seed)]["wall_seconds_this_run"] = round(
-                    time.time() - started, 1)
+            if _finished(study, setting, seed):
+                continue
+            logging.info("study: %s, seed %d (arms %s)", setting.name, seed,
+                         ", ".join(setting.arms))
+
+            def save(run, seed=seed):
+                record["seeds"][str(seed)] = run
+                record["seeds"] = dict(sorted(record["seeds"].items()))
                 metrics_lib.write_json(path, study)
                 report_lib.write_report(workdir, study)   # what is done so far, readable now
-                keras.backend.clear_session()
-                gc.collect()
-                done += 1
-                meter.update(done)
+
+            run_setting_seed(config, setting, seed,
+                             os.path.join(workdir, setting.name, f"seed_{seed}"), save)
+            keras.backend.clear_session()
+            gc.collect()
+            done += 1
+            meter.update(done)
     report_path = report_lib.write_report(workdir, study)
     print(f"study done: {path}, report in {report_path}")
     return study

@@ -84,7 +84,8 @@ def test_report_has_every_setting_the_auc_and_the_novel_split(tmp_path):
 
 def test_one_seed_gives_values_without_spread_or_interval(tmp_path):
     setting = _study(0.05, [0, 0, 0])
-    setting["seeds"] = {"0": setting["seeds"]["0"]}
+    setting["seeds"] = {"0": {**setting["seeds"]["0"], "pending_arms": ["b_frozen"]}}
     text = open(report.write_report(str(tmp_path), {"settings": {"train_250": setting}})).read()
+    assert "Seed 0 has not run its arms b_frozen yet" in text
     assert "| train_250 | full | BLEU-4 | +0.050 | 1 | one seed: no interval |" in text
     assert "| full | 0.800 (one seed) |" in text and "± nan" not in text

@@ -189,8 +189,9 @@ def test_study_runs_every_arm_over_the_schedules_warm_up_and_reports(all_run, tm
     result = train_main(study_dir, *flags, config="configs/shapes_study.py:quick")
     assert result.returncode == 0, result.stderr[-4000:]
     study = json.loads((study_dir / "study.json").read_text())
-    arms = study["settings"]["train_96"]["seeds"]["0"]["arms"]
-    assert list(arms) == ["control", "full", "plain_augmentation"]
+    run = study["settings"]["train_96"]["seeds"]["0"]
+    arms = run["arms"]
+    assert list(arms) == ["control", "full", "plain_augmentation"] and run["pending_arms"] == []
     for arm, record in arms.items():
         assert 0 <= record["test"]["beam_sizes"]["3"]["Bleu_4"] <= 1, arm
     plain = arms["plain_augmentation"]["joint"]
