@@ -35,7 +35,7 @@ def share_warm_up(schedule_dir: str, arm_dir: str) -> None:
     for name in SHARED:
         link = os.path.join(arm_dir, name)
         if not os.path.lexists(link):
-            os.symlink(os.path.join("..", "..", name), link)
+            os.symlink(os.path.relpath(os.path.join(schedule_dir, name), arm_dir), link)
 
 
 def arm_result(phases: dict, evaluation: str, seconds: float) -> dict:
