@@ -3,7 +3,7 @@
 `data.corrupt_fraction` > 0 turns it on (the study's corrupted-caption setting): the caption
 weights a_i of a working hypergradient should push these captions down, which the joint phase
 reports as the AUC with which a_i separates clean from corrupted captions
-(`caption_weight_auc`). Which captions were corrupted is written to
+(`corrupted_captions` in joint/metrics.json). Which captions were corrupted is written to
 `WORKDIR/data/corrupted_captions.json` (flat train indices).
 """
 
@@ -63,15 +63,7 @@ def separation_auc(weights: np.ndarray, corrupted: Sequence[int]) -> float:
     num_bad, num_good = int(is_corrupted.sum()), int((~is_corrupted).sum())
     if not num_bad or not num_good:
         raise ValueError("the AUC needs both clean and corrupted captions")
-    order = np.argsort(weights, kind="mergesort")
-    ranks = np.empty(len(weights))
-    sorted_weights = weights[order]
-    start = 0
-    while start < len(weights):  # average ranks over ties
-        end = start
-        while end + 1 < len(weights) and sorted_weights[end + 1] == sorted_weights[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2 + 1
-        start = end + 1
+    _, tie_group, tie_counts = np.unique(weights, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(tie_counts) - (tie_counts - 1) / 2)[tie_group]   # average rank of ties
     clean_rank_sum = ranks[~is_corrupted].sum()
     return float((clean_rank_sum - num_good * (num_good + 1) / 2) / (num_good * num_bad))

@@ -13,6 +13,10 @@ import shutil
 
 import numpy as np
 
+from caption_aug.training.joint import caption_sampler
+from caption_aug.training.joint import trainer as joint_trainer
+from caption_aug.workdir import summaries
+
 FIGURES = "figures"
 REPORT_MD = "report.md"
 # Student-t 0.975 quantiles by degrees of freedom (numpy has none; the project does not depend
@@ -77,8 +81,7 @@ def _mean_std(values) -> str:
 
 
 def _table(header, rows) -> list:
-    return (["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-            + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows] + [""])
+    return summaries.markdown_table(header, rows).splitlines() + [""]
 
 
 def arm_table(setting: dict) -> list:
@@ -137,22 +140,14 @@ def novelty_table(setting: dict) -> list:
     return _table(["arm", "all true, novel scenes", "all true, seen scenes"], rows)
 
 
-def corruption_rows(setting: dict) -> list:
-    rows = []
-    for seed, run in sorted(setting["seeds"].items()):
-        report = run["arms"]["full"]["joint"]["corrupted_captions"]
-        rows.append([seed, f"{report['auc']:.3f}",
-                     f"{report['auc_moved']:.3f}" if "auc_moved" in report else "-",
-                     f"{report['moved']} of {report['clean'] + report['corrupted']}",
-                     f"{report['mean_weight_clean']:.4f}",
-                     f"{report['mean_weight_corrupted']:.4f}"])
-    return rows
-
-
 def corruption_table(setting: dict) -> list:
-    rows = corruption_rows(setting)
-    aucs = [float(r[1]) for r in rows]
-    rows.append(["mean ± std", _mean_std(aucs), "", "", "", ""])
+    """The full arm's AUC of a_i over the corrupted captions, per seed and over seeds."""
+    reports = {seed: run["arms"]["full"]["joint"]["corrupted_captions"]
+               for seed, run in sorted(setting["seeds"].items())}
+    rows = [[seed, f"{r['auc']:.3f}", f"{r['auc_moved']:.3f}" if "auc_moved" in r else "-",
+             f"{r['moved']} of {r['clean'] + r['corrupted']}", f"{r['mean_weight_clean']:.4f}",
+             f"{r['mean_weight_corrupted']:.4f}"] for seed, r in reports.items()]
+    rows.append(["mean ± std", _mean_std(r["auc"] for r in reports.values()), "", "", "", ""])
     return _table(["seed", "AUC of a_i (all captions; chance 0.5)",
                    "AUC (captions whose a_i moved)",
                    "a_i moved", "mean a_i, clean", "mean a_i, corrupted"], rows)
@@ -166,7 +161,8 @@ def beam_table(setting: dict) -> list:
     for arm in ("control", "full"):
         for beam in beams:
             rows.append([arm, beam] + [_mean_std(_by_seed(setting, arm, beam, path).values())
-                                       for _, path in METRICS if _ in ("BLEU-4", "all true")])
+                                       for label, path in METRICS
+                                       if label in ("BLEU-4", "all true")])
     return _table(["arm", "beam", "BLEU-4", "all true"], rows)
 
 
@@ -189,13 +185,11 @@ def weight_extremes(setting: dict, rows: int = 5) -> list:
 
 def synthetic_examples(run_dir: str, count: int = 8) -> list:
     """The first synthetic captions the full arm's joint phase drew (its first draw)."""
-    path = os.path.join(run_dir, "joint", "synthetic_captions.jsonl")
-    if not os.path.isfile(path):
+    draws = caption_sampler.read_log(
+        os.path.join(run_dir, joint_trainer.STAGE, joint_trainer.SYNTHETIC_CAPTIONS))
+    if not draws:
         return []
-    with open(path) as f:
-        first = json.loads(f.readline())
-    captions = first.get("captions", [])[:count]
-    return [f"- {caption}" for caption in captions] + [""]
+    return [f"- {caption}" for caption in next(iter(draws.values()))[:count]] + [""]
 
 
 def _copy_figure(source: str, figures_dir: str, name: str) -> str:
