@@ -301,7 +301,8 @@ def _study() -> ml_collections.ConfigDict:
         holdout="red circle,large star",     # the compositional setting: control and full ("": none)
         corrupt_fraction=0.2,                # the corrupted-caption setting: control and full, and
                                              # the AUC of a_i (0: none)
-        corrupted_joint_iterations=60))      # its joint phase, long enough for most a_i to move
+        corrupted_joint_iterations=60,       # its joint phase, long enough for most a_i to move
+        parallel_runs=2))                    # (setting, seed) runs at a time, each its own process
 
 
 # Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.

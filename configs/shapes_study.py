@@ -22,10 +22,10 @@ def get_config(variant: str = ""):
         config.study.update(dict(seeds=(0, 1), train_sizes=(24,), corrupted_joint_iterations=4))
         return config
     config = shapes.get_config()
-    config.data.caption_shapes.update(dict(train_size=250, validation_size=100, test_size=150))
-    config.captioner.update(dict(pretrain_steps=300, pretrain_object_steps=150, epochs=6))
+    config.data.caption_shapes.update(dict(train_size=250, validation_size=60, test_size=150))
+    config.captioner.update(dict(pretrain_steps=200, pretrain_object_steps=100, epochs=5))
     config.lm.epochs = 3
-    config.gan.iterations = 150
-    config.attribute_classifier.steps = 200
-    config.study.train_sizes = (100,)
+    config.gan.iterations = 100
+    config.attribute_classifier.steps = 150
+    config.study.update(dict(train_sizes=(100,), corrupted_joint_iterations=40))
     return config

@@ -44,6 +44,9 @@ def settings(config) -> list:
                          f"among {tuple(ARMS)}")
     if not study.seeds:
         raise ValueError("config key study.seeds=() is invalid: expected at least one seed")
+    if study.parallel_runs < 1:
+        raise ValueError(f"config key study.parallel_runs={study.parallel_runs} is invalid: "
+                         "expected >= 1")
     if config.data.source != "caption_shapes":
         raise ValueError(f"config key data.source={config.data.source!r} is invalid: the study "
                          "needs caption_shapes (its scenes score the captions)")

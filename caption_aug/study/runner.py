@@ -4,16 +4,20 @@ WORKDIR/study.json and WORKDIR/report.md with its figures (`study.report`).
 Per setting and seed, one `--mode=all` schedule (without its export) in
 WORKDIR/<setting>/seed_<k> gives the warm-up, the control and the full arm; every other arm runs
 its joint phase and test evaluation in WORKDIR/<setting>/seed_<k>/arms/<arm>, over the same
-warmed-up stages (linked, not copied: they are only read). Each finished phase is recorded where it
+warmed-up stages (linked, not copied: they are only read). Each (setting, seed) runs in a fresh
+process and keeps its record in its folder (RUN_RECORD); each finished phase is recorded where it
 ran, so a rerun after a kill resumes inside the run it stopped in.
 """
 
 import gc
+import multiprocessing
 import os
+from concurrent import futures
 
 import keras
 from absl import logging
 
+from caption_aug import precision
 from caption_aug import progress
 from caption_aug.study import plan as plan_lib
 from caption_aug.study import report as report_lib
@@ -22,6 +26,7 @@ from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
 
 STUDY_JSON = "study.json"
+RUN_RECORD = "study_run.json"   # one (setting, seed)'s record, in its folder
 SCHEDULE_PHASES = ("data", "encoder", "lm", "gan", "captioner_warmup", "captioner_before_joint",
                    "joint", "captioner_after_joint", "captioner_control")
 ARM_PHASES = ("data", "joint", "captioner_after_joint")
@@ -50,10 +55,10 @@ def _phase_seconds(metrics: dict, names) -> float:
     return sum(metrics["seconds"].get(name, 0.0) for name in names)
 
 
-def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: str,
-                     save) -> dict:
+def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: str) -> dict:
     """Every arm of `setting` at `seed`: {"warmup", "arms": {arm: arm_result}, "pending_arms"},
-    handed to `save` after the schedule and after each further arm."""
+    written to `directory`/RUN_RECORD after the schedule and after each further arm."""
+    path = os.path.join(directory, RUN_RECORD)
     metrics = run_all.run_phases(plan_lib.run_config(config, setting, seed, "full"), directory,
                                  SCHEDULE_PHASES)
     phases = metrics["phases"]
@@ -65,7 +70,7 @@ def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: st
                                           _phase_seconds(metrics, ["joint",
                                                                    "captioner_after_joint"]))},
               "pending_arms": [arm for arm in setting.arms if arm not in plan_lib.SCHEDULE_ARMS]}
-    save(record)
+    metrics_lib.write_json(path, record)
     for arm in list(record["pending_arms"]):
         arm_dir = os.path.join(directory, "arms", arm)
         share_warm_up(directory, arm_dir)
@@ -75,50 +80,79 @@ def run_setting_seed(config, setting: plan_lib.Setting, seed: int, directory: st
                                          _phase_seconds(arm_metrics,
                                                         ["joint", "captioner_after_joint"]))
         record["pending_arms"].remove(arm)
-        save(record)
+        metrics_lib.write_json(path, record)
         keras.backend.clear_session()
         gc.collect()
     return record
 
 
-def _finished(study: dict, setting: plan_lib.Setting, seed: int) -> bool:
-    run = study["settings"].get(setting.name, {}).get("seeds", {}).get(str(seed))
-    return run is not None and not run.get("pending_arms")
+def _run_in_child(config, setting: plan_lib.Setting, seed: int, directory: str) -> None:
+    """A spawned process's (setting, seed): the entry point's logging and dtype policy first."""
+    logging.use_absl_handler()
+    logging.set_verbosity(logging.INFO)
+    logging.info("study: %s, seed %d (arms %s)", setting.name, seed, ", ".join(setting.arms))
+    precision.set_policy(config.mixed_precision)
+    run_setting_seed(config, setting, seed, directory)
+
+
+def _run_directory(workdir: str, setting: plan_lib.Setting, seed: int) -> str:
+    return os.path.join(workdir, setting.name, f"seed_{seed}")
+
+
+def collect(workdir: str, settings, seeds) -> dict:
+    """study.json's content from the runs' records: every setting, with the seeds that have
+    started (a running seed lists its pending arms)."""
+    study = {"settings": {}}
+    for setting in settings:
+        runs = {str(seed): metrics_lib.read_json(
+                    os.path.join(_run_directory(workdir, setting, seed), RUN_RECORD), None)
+                for seed in seeds}
+        study["settings"][setting.name] = {
+            "train_size": setting.train_size, "holdout": setting.holdout,
+            "corrupt_fraction": setting.corrupt_fraction, "arms": list(setting.arms),
+            "seeds": {seed: run for seed, run in runs.items() if run is not None}}
+    return study
+
+
+def _finished(workdir: str, setting: plan_lib.Setting, seed: int) -> bool:
+    run = metrics_lib.read_json(os.path.join(_run_directory(workdir, setting, seed), RUN_RECORD),
+                                None)
+    return run is not None and not run["pending_arms"]
 
 
 def run_mode(config, workdir: str) -> dict:
-    """Runs (or resumes) the whole study; writes study.json and the report after each arm, so
-    that a long study can be read while it runs (a seed still running lists its pending arms)."""
+    """Runs (or resumes) the whole study, `study.parallel_runs` (setting, seed) runs at a time,
+    each in a fresh process (one process for all would grow by ~0.8 GB per run); rewrites
+    study.json and the report every minute and after each run, so that a long study can be
+    read while it runs."""
     settings = plan_lib.settings(config)
-    path = os.path.join(workdir, STUDY_JSON)
-    study = metrics_lib.read_json(path, {"settings": {}})
     seeds = list(config.study.seeds)
-    done = sum(_finished(study, setting, seed) for setting in settings for seed in seeds)
-    meter = progress.Progress("study (setting, seed) runs", len(settings) * len(seeds), done=done,
+    path = os.path.join(workdir, STUDY_JSON)
+    jobs = [(setting, seed) for setting in settings for seed in seeds
+            if not _finished(workdir, setting, seed)]
+    total = len(settings) * len(seeds)
+    meter = progress.Progress("study (setting, seed) runs", total, done=total - len(jobs),
                               every_seconds=0)
-    for setting in settings:
-        record = study["settings"].setdefault(setting.name, {
-            "train_size": setting.train_size, "holdout": setting.holdout,
-            "corrupt_fraction": setting.corrupt_fraction, "arms": list(setting.arms),
-            "seeds": {}})
-        for seed in seeds:
-            if _finished(study, setting, seed):
-                continue
-            logging.info("study: %s, seed %d (arms %s)", setting.name, seed,
-                         ", ".join(setting.arms))
 
-            def save(run, seed=seed):
-                record["seeds"][str(seed)] = run
-                record["seeds"] = dict(sorted(record["seeds"].items()))
-                metrics_lib.write_json(path, study)
-                report_lib.write_report(workdir, study)   # what is done so far, readable now
+    def write():
+        study = collect(workdir, settings, seeds)
+        metrics_lib.write_json(path, study)
+        report_lib.write_report(workdir, study)
+        return study
 
-            run_setting_seed(config, setting, seed,
-                             os.path.join(workdir, setting.name, f"seed_{seed}"), save)
-            keras.backend.clear_session()
-            gc.collect()
-            done += 1
-            meter.update(done)
-    report_path = report_lib.write_report(workdir, study)
-    print(f"study done: {path}, report in {report_path}")
+    with futures.ProcessPoolExecutor(config.study.parallel_runs,
+                                     mp_context=multiprocessing.get_context("spawn"),
+                                     max_tasks_per_child=1) as pool:
+        running = {pool.submit(_run_in_child, config, setting, seed,
+                               _run_directory(workdir, setting, seed)): (setting.name, seed)
+                   for setting, seed in jobs}
+        while running:
+            done, _ = futures.wait(running, timeout=60, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                future.result()   # a failed run stops the study with its error
+                meter.update(total - sum(not _finished(workdir, s, k) for s, k in jobs))
+            write()
+    study = write()
+    print(f"study done: {path}, report in {os.path.join(workdir, 'report.md')}")
     return study

@@ -23,6 +23,7 @@ from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
 from caption_aug.study import plan
 from caption_aug.training.joint import hypergradient
+from caption_aug.training.joint import step as joint_step
 from caption_aug.training.joint import synthesize
 from caption_aug.training.joint import trainer as joint_trainer
 from caption_aug.workdir import checkpoints
@@ -162,18 +163,26 @@ def test_a_joint_iteration_changes_g_e_f_w_a_b_and_nothing_else(all_run, tmp_pat
 
 
 def test_a_plain_augmentation_iteration_changes_only_the_captioner(all_run, tmp_path):
-    """The study's plain-augmentation arm: A, B, the LM and the GAN stay as warmed up."""
+    """The study's plain-augmentation arm: A, B, the LM and the GAN stay as warmed up. A second
+    iteration on captions one token longer runs on the first one's trace (a trace of a step with
+    a hypergradient costs minutes)."""
     workdir = _copy(all_run[0], tmp_path)
     config = _config(**plan.ARMS["plain_augmentation"])
     prepared = prepare_lib.prepare(config, str(workdir))
     run = joint_trainer.build_run(config, str(workdir), prepared)
     trained = {name: _values(vs) for name, vs in run.step.weights().items()}
     streams = joint_trainer.batch_streams(config, _datasets(config, prepared), int(run.iteration))
-    figures = run.step(joint_trainer.next_batches(streams, run.sampler, config, draw=0), False)
+    batches = joint_trainer.next_batches(streams, run.sampler, config, draw=0)
+    figures = run.step(batches, False)
     changed = {name for name, variables in run.step.weights().items()
                if _changed(trained[name], _values(variables))}
     assert changed == {"W"}
     assert "lm/weighted_loss" not in figures and "captioner/synthetic_loss" in figures
+    longer = {**batches, **{name: {k: tf.pad(v, [[0, 0], [0, 1]]) if v.shape.rank == 2 else v
+                                   for k, v in batches[name].items()}
+                            for name in joint_step.LENGTH_BUCKETED}}
+    assert np.isfinite(float(run.step(longer, False)["captioner/real_loss"]))
+    assert run.step._compiled[False].experimental_get_tracing_count() == 1
 
 
 def test_study_runs_every_arm_over_the_schedules_warm_up_and_reports(all_run, tmp_path):

@@ -8,6 +8,8 @@ updates follow in the design's order, so the synthetic batch of the captioner up
 the just-updated LM and generator.
 """
 
+import functools
+
 import tensorflow as tf
 
 from caption_aug import precision
@@ -17,6 +19,26 @@ from caption_aug.training import lm_trainer
 from caption_aug.training.joint import architect as architect_lib
 from caption_aug.training.joint import hypergradient
 from caption_aug.training.joint import problem as joint_problem
+
+# The batches the pipelines pad to their longest caption (length buckets): the caption length T of
+# their [B, T] tensors changes from batch to batch.
+LENGTH_BUCKETED = ("lm", "real", "validation")
+
+
+def iteration_signature(batches: dict) -> dict:
+    """The types of an iteration's batches with the length-bucketed captions' T left free, so that
+    the step is traced once, not again (a trace costs minutes) at the first batch of another
+    length; every other dimension stays as in `batches`."""
+    def spec(value, free_length: bool):
+        value = tf.convert_to_tensor(value)
+        shape = value.shape.as_list()
+        if free_length and len(shape) == 2:
+            shape[1] = None
+        return tf.TensorSpec(shape, value.dtype)
+
+    return {name: tf.nest.map_structure(functools.partial(spec, free_length=name in LENGTH_BUCKETED),
+                                        batch)
+            for name, batch in batches.items()}
 
 
 class JointStep:
@@ -42,14 +64,16 @@ class JointStep:
             alpha_c=config.captioner.alpha_c,
             straight_through_temperature=config.lm.straight_through_temperature)
         self.gan_noise = tf.random.Generator.from_seed(config.seed + 4)
-        jit = config.joint.jit_compile
-        self._with = tf.function(lambda b: self._iteration(b, True), jit_compile=jit,
-                                 reduce_retracing=True)
-        self._without = tf.function(lambda b: self._iteration(b, False), jit_compile=jit,
-                                    reduce_retracing=True)
+        self._compiled = {}   # with_hypergradient -> the iteration's tf.function
 
     def __call__(self, batches: dict, with_hypergradient: bool) -> dict:
-        return (self._with if with_hypergradient else self._without)(batches)
+        """One iteration, compiled at the first call (its batches give the input signature)."""
+        if with_hypergradient not in self._compiled:
+            self._compiled[with_hypergradient] = tf.function(
+                functools.partial(self._iteration, with_hypergradient=with_hypergradient),
+                jit_compile=self.config.joint.jit_compile,
+                input_signature=[iteration_signature(batches)])
+        return self._compiled[with_hypergradient](batches)
 
     @property
     def rates(self) -> hypergradient.Rates:
