@@ -26,7 +26,7 @@ setuptools.setup(
         "tensorboard~=2.21.0",  # tf.summary writers (training curves, example tables); TF lacks it
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "pytest-xdist>=3,<4"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3,<4", "filelock>=3,<5"],
         "coco-eval": ["pycocoevalcap>=1.2,<2"],
     },
     entry_points={

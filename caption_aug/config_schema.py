@@ -302,7 +302,9 @@ def _study() -> ml_collections.ConfigDict:
         corrupt_fraction=0.2,                # the corrupted-caption setting: control and full, and
                                              # the AUC of a_i (0: none)
         corrupted_joint_iterations=60,       # its joint phase, long enough for most a_i to move
-        parallel_runs=2))                    # (setting, seed) runs at a time, each its own process
+        parallel_runs=2,                     # (setting, seed) runs at a time, each its own process
+        only=()))                            # run only these settings (e.g. ('corrupted_250',));
+                                             # (): every one
 
 
 # Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import filelock
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,10 +35,16 @@ def train_main(workdir, *flags, config="configs/all_tiny.py", timeout=1500):
 
 
 @pytest.fixture(scope="session")
-def all_run(tmp_path_factory):
+def all_run(tmp_path_factory, worker_id):
     """(workdir, stdout) of one whole default-mode run of configs/all_tiny.py (a few minutes);
-    tests copy the workdir before changing anything."""
-    workdir = tmp_path_factory.mktemp("all") / "run"
-    result = train_main(workdir)  # --mode=all is the default
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir, result.stdout
+    tests copy the workdir before changing anything. Under pytest-xdist the workers share one
+    run (the first to ask makes it, under a file lock), not one each."""
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent
+    workdir, stdout = root / "all_run", root / "all_run.stdout"
+    with filelock.FileLock(str(root / "all_run.lock")):
+        if not stdout.exists():
+            result = train_main(workdir)  # --mode=all is the default
+            assert result.returncode == 0, result.stderr[-4000:]
+            stdout.write_text(result.stdout)
+    return workdir, stdout.read_text()

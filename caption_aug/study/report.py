@@ -84,16 +84,24 @@ def _table(header, rows) -> list:
     return summaries.markdown_table(header, rows).splitlines() + [""]
 
 
+def _mean_seconds(records) -> str:
+    seconds = [record["seconds"] for record in records]
+    return f"{np.mean(seconds):.0f}" if seconds else "-"
+
+
 def arm_table(setting: dict) -> list:
-    """Mean ± std over seeds per arm (and the warm-up captioner) at the report beam."""
+    """Mean ± std over seeds per arm (and the warm-up captioner) at the report beam, with each
+    one's mean seconds of work (the warm-up's stages; an arm's own joint phase and evaluation)."""
     beam = report_beam(setting)
+    runs = list(setting["seeds"].values())
     rows = [["warm-up (before the joint phase)"] + [
-        _mean_std(metric(run["warmup"]["test"], beam, path) for run in setting["seeds"].values())
-        for _, path in METRICS]]
+        _mean_std(metric(run["warmup"]["test"], beam, path) for run in runs)
+        for _, path in METRICS] + [_mean_seconds(run["warmup"] for run in runs)]]
     for arm in setting["arms"]:
         rows.append([arm] + [_mean_std(_by_seed(setting, arm, beam, path).values())
-                             for _, path in METRICS])
-    return _table(["arm"] + [name for name, _ in METRICS], rows)
+                             for _, path in METRICS]
+                    + [_mean_seconds(run["arms"][arm] for run in runs if arm in run["arms"])])
+    return _table(["arm"] + [name for name, _ in METRICS] + ["seconds"], rows)
 
 
 def comparisons(study: dict) -> list:

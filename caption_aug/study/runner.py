@@ -96,21 +96,24 @@ def _run_in_child(config, setting: plan_lib.Setting, seed: int, directory: str) 
 
 
 def _run_directory(workdir: str, setting: plan_lib.Setting, seed: int) -> str:
+    """Where a (setting, seed) runs: its schedule, its arms' folders and its record."""
     return os.path.join(workdir, setting.name, f"seed_{seed}")
 
 
 def collect(workdir: str, settings, seeds) -> dict:
-    """study.json's content from the runs' records: every setting, with the seeds that have
-    started (a running seed lists its pending arms)."""
+    """study.json's content from the runs' records: the settings that have started, with their
+    seeds that have (a running seed lists its pending arms)."""
     study = {"settings": {}}
     for setting in settings:
         runs = {str(seed): metrics_lib.read_json(
                     os.path.join(_run_directory(workdir, setting, seed), RUN_RECORD), None)
                 for seed in seeds}
-        study["settings"][setting.name] = {
-            "train_size": setting.train_size, "holdout": setting.holdout,
-            "corrupt_fraction": setting.corrupt_fraction, "arms": list(setting.arms),
-            "seeds": {seed: run for seed, run in runs.items() if run is not None}}
+        runs = {seed: run for seed, run in runs.items() if run is not None}
+        if runs:
+            study["settings"][setting.name] = {
+                "train_size": setting.train_size, "holdout": setting.holdout,
+                "corrupt_fraction": setting.corrupt_fraction, "arms": list(setting.arms),
+                "seeds": runs}
     return study
 
 
@@ -120,39 +123,52 @@ def _finished(workdir: str, setting: plan_lib.Setting, seed: int) -> bool:
     return run is not None and not run["pending_arms"]
 
 
+def selected(config, settings) -> list:
+    """The settings `study.only` names (all when empty)."""
+    names = [setting.name for setting in settings]
+    unknown = [name for name in config.study.only if name not in names]
+    if unknown:
+        raise ValueError(f"config key study.only={tuple(config.study.only)!r} is invalid: "
+                         f"expected settings among {tuple(names)}")
+    return [s for s in settings if not config.study.only or s.name in config.study.only]
+
+
 def run_mode(config, workdir: str) -> dict:
-    """Runs (or resumes) the whole study, `study.parallel_runs` (setting, seed) runs at a time,
-    each in a fresh process (one process for all would grow by ~0.8 GB per run); rewrites
-    study.json and the report every minute and after each run, so that a long study can be
-    read while it runs."""
+    """Runs (or resumes) the study's settings (`study.only`: some of them), `study.parallel_runs`
+    (setting, seed) runs at a time, each in a fresh process (one process for all would grow by
+    ~0.8 GB per run); rewrites study.json and the report, over every setting that has run here,
+    every minute and after each run, so that a long study can be read while it runs."""
     settings = plan_lib.settings(config)
     seeds = list(config.study.seeds)
     path = os.path.join(workdir, STUDY_JSON)
-    jobs = [(setting, seed) for setting in settings for seed in seeds
+    jobs = [(setting, seed) for setting in selected(config, settings) for seed in seeds
             if not _finished(workdir, setting, seed)]
-    total = len(settings) * len(seeds)
+    total = len(selected(config, settings)) * len(seeds)
     meter = progress.Progress("study (setting, seed) runs", total, done=total - len(jobs),
                               every_seconds=0)
 
     def write():
         study = collect(workdir, settings, seeds)
         metrics_lib.write_json(path, study)
-        report_lib.write_report(workdir, study)
+        if study["settings"]:
+            report_lib.write_report(workdir, study)
         return study
 
-    with futures.ProcessPoolExecutor(config.study.parallel_runs,
-                                     mp_context=multiprocessing.get_context("spawn"),
-                                     max_tasks_per_child=1) as pool:
+    pool = futures.ProcessPoolExecutor(config.study.parallel_runs,
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       max_tasks_per_child=1)
+    try:
         running = {pool.submit(_run_in_child, config, setting, seed,
-                               _run_directory(workdir, setting, seed)): (setting.name, seed)
+                               _run_directory(workdir, setting, seed))
                    for setting, seed in jobs}
         while running:
-            done, _ = futures.wait(running, timeout=60, return_when=futures.FIRST_COMPLETED)
+            done, running = futures.wait(running, timeout=60, return_when=futures.FIRST_COMPLETED)
             for future in done:
-                running.pop(future)
                 future.result()   # a failed run stops the study with its error
                 meter.update(total - sum(not _finished(workdir, s, k) for s, k in jobs))
             write()
+    finally:
+        pool.shutdown(cancel_futures=True)   # after an error: no new run starts
     study = write()
     print(f"study done: {path}, report in {os.path.join(workdir, 'report.md')}")
     return study

@@ -34,9 +34,9 @@ def _study(full_gain, noise, holdout="", corrupt_fraction=0.0):
         control = 0.40 + 0.05 * seed
         seeds[str(seed)] = {
             "warmup": {"test": _test_metrics(0.35, 0.5), "seconds": 1.0},
-            "arms": {"control": {"test": _test_metrics(control, 0.5, 0.1)},
+            "arms": {"control": {"test": _test_metrics(control, 0.5, 0.1), "seconds": 2.0},
                      "full": {"test": _test_metrics(control + full_gain + noise[seed], 0.5, 0.2),
-                              "joint": _joint(0.8 + 0.01 * seed)}}}
+                              "joint": _joint(0.8 + 0.01 * seed), "seconds": 4.0 + seed}}}
     return {"train_size": 250, "holdout": holdout, "corrupt_fraction": corrupt_fraction,
             "arms": ["control", "full"], "seeds": seeds}
 
@@ -78,6 +78,8 @@ def test_report_has_every_setting_the_auc_and_the_novel_split(tmp_path):
                     "## Beam sizes", "sep_conv_3x3", "circle a red"):
         assert heading in text, heading
     assert "| full | 0.200 ± 0.000 | 0.500 ± 0.000 |" in text   # novel vs seen, full arm
+    rows = [line for line in text.splitlines() if line.startswith(("| warm-up", "| full |"))]
+    assert rows[0].endswith("| 1 |") and rows[1].endswith("| 5 |")   # mean seconds of work
     assert (tmp_path / "figures" / "differences.png").stat().st_size > 1000
     assert (tmp_path / "figures" / "validation_train_250.png").exists()
 
