@@ -23,7 +23,10 @@ def get_config(variant: str = ""):
         return config
     config = shapes.get_config()
     config.data.caption_shapes.update(dict(train_size=250, validation_size=60, test_size=150))
-    config.captioner.update(dict(pretrain_steps=200, pretrain_object_steps=100, epochs=5))
+    # 20 epochs at 1e-3: validation BLEU-4 0.25, claim precision 0.59 (seed 0); 5 epochs at the
+    # default 4e-4 left it at 0.00 / 0.02 on test, 20 epochs at 4e-4 at 0.22 / 0.48 on validation
+    config.captioner.update(dict(pretrain_steps=200, pretrain_object_steps=100, epochs=20,
+                                 encoder_lr=1e-3, decoder_lr=1e-3))
     config.lm.epochs = 3
     config.gan.iterations = 100
     config.attribute_classifier.steps = 150
