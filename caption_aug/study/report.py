@@ -262,6 +262,24 @@ def validation_curve_figure(setting: dict, path: str) -> bool:
     return drawn
 
 
+def stage_lengths(workdir: str) -> list:
+    """One line on how long the stages ran, from WORKDIR/config.json (none without one): numbers
+    from studies of other lengths do not compare."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        config = json.load(f)
+    captioner, study = config["captioner"], config["study"]
+    return [f"Stages: captioner {captioner['epochs']} epochs at learning rate "
+            f"{captioner['decoder_lr']:g} after {captioner['pretrain_steps']} + "
+            f"{captioner['pretrain_object_steps']} encoder pretraining steps; LM "
+            f"{config['lm']['epochs']} epochs; GAN {config['gan']['iterations']} iterations; joint "
+            f"phase {config['joint']['iterations']} iterations (corrupted setting: "
+            f"{study['corrupted_joint_iterations']}); {config['data']['caption_shapes']['test_size']}"
+            " test images (`config.json`).", ""]
+
+
 def write_report(workdir: str, study: dict) -> str:
     """WORKDIR/report.md and WORKDIR/figures/*.png; returns the report's path."""
     figures_dir = os.path.join(workdir, FIGURES)
@@ -271,7 +289,7 @@ def write_report(workdir: str, study: dict) -> str:
              "Written by `python train_main.py --mode=study` (`caption_aug/study`). Every arm of "
              "a setting starts from the same warmed-up stages of its seed and gives the captioner "
              "the same number of updates on the same real batches; figures are test-split means ± "
-             "standard deviations over seeds.", ""]
+             "standard deviations over seeds.", ""] + stage_lengths(workdir)
     difference_figure(rows, os.path.join(figures_dir, "differences.png"))
     lines += ["## Every arm against the control (paired by seed)", "",
               "![differences](figures/differences.png)", ""] + comparison_table(rows)

@@ -92,7 +92,11 @@ def _run_in_child(config, setting: plan_lib.Setting, seed: int, directory: str) 
     logging.set_verbosity(logging.INFO)
     logging.info("study: %s, seed %d (arms %s)", setting.name, seed, ", ".join(setting.arms))
     precision.set_policy(config.mixed_precision)
-    run_setting_seed(config, setting, seed, directory)
+    try:
+        run_setting_seed(config, setting, seed, directory)
+    except Exception:   # logged here and now: the study reports it when its other runs end
+        logging.exception("study: %s, seed %d failed", setting.name, seed)
+        raise
 
 
 def _run_directory(workdir: str, setting: plan_lib.Setting, seed: int) -> str:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from caption_aug.study import report
+from configs import shapes_study
 
 
 def _test_metrics(bleu_4, all_true, novel=None):
@@ -70,8 +71,10 @@ def test_report_has_every_setting_the_auc_and_the_novel_split(tmp_path):
         "compositional_250": _study(0.0, [0.01, -0.01, 0], holdout="red circle"),
         "corrupted_250": _study(0.0, [0.01, -0.01, 0], corrupt_fraction=0.2)}}
     (tmp_path / "study.json").write_text(json.dumps(study))
+    (tmp_path / "config.json").write_text(shapes_study.get_config().to_json())
     path = report.write_report(str(tmp_path), study)
     text = open(path).read()
+    assert "Stages: captioner 20 epochs at learning rate 0.001 after 200 + 100" in text
     for heading in ("## Every arm against the control", "## Setting `train_250`",
                     "## Setting `compositional_250`", "all true, novel scenes",
                     "## Setting `corrupted_250`", "AUC of a_i", "0.810 ± 0.010",

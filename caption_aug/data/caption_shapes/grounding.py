@@ -47,8 +47,7 @@ def token_objects(caption: str, attributes: dict, token_texts: list) -> tuple:
     for index, (start, end) in mentions:
         if match[index] is not None:
             char_object[start:end] = match[index] + 1
-    for index, (start, end) in relation_spans:
-        relation = claims.relations[index]
+    for relation, (start, end) in relation_spans:
         subject, related = match[relation.subject], match[relation.object]
         if subject is not None and related is not None:
             char_object[start:end], char_related[start:end] = subject + 1, related + 1

@@ -69,8 +69,9 @@ def parse_caption(text: str) -> Claims:
 def parse_mentions(text: str) -> tuple:
     """(Claims, mentions, relation spans), for grounding words in the image: each mention is
     (index into Claims.objects, (first char, end char)), the characters of its size, colour and
-    shape words; each relation span is (index into Claims.relations, (first char, end char)),
-    the characters of its relation phrase ("left of")."""
+    shape words; each relation span is (its RelationClaim, (first char, end char)), the
+    characters of its relation phrase ("left of"); not an index into Claims.relations, which are
+    deduplicated and sorted."""
     spans = _token_spans(text)
     tagged = _tagged([token for token, _ in spans])
     items = [tag for tag, _ in tagged]
@@ -105,7 +106,7 @@ def parse_mentions(text: str) -> tuple:
         relation = _relation(items, mentions, pos, value) if kind == "relation" else None
         if relation:
             first, end = tagged[pos][1]
-            relation_spans.append((len(relations), (spans[first][1][0], spans[end - 1][1][1])))
+            relation_spans.append((relation, (spans[first][1][0], spans[end - 1][1][1])))
             relations.append(relation)
     return Claims(tuple(objects), tuple(relations), count, tone, style), words, relation_spans
 
