@@ -1,7 +1,8 @@
-"""The study (`--mode=study`, docs/results/report.md): caption_shapes with few real images, the
-default models with stages shortened to the data, so that every arm over three seeds fits about
-90 minutes on 2 CPU cores. `config.study` names the arms, seeds, the low-data sweep, the holdout
-and the corrupted share that the study runs on top of this config.
+"""The study (`--mode=study`, docs/results/): caption_shapes with few real images, the default
+models with stages shortened to the data. `config.study` names the arms, seeds, the low-data
+sweep, the holdout and the corrupted share that the study runs on top of this config. Aimed at 90
+minutes on 2 CPU cores for the whole plan, it does not fit yet: about 14-17 minutes per (setting,
+seed) schedule and 3-5 per further arm, two runs at a time (README, The study).
 
   python train_main.py --config=configs/shapes_study.py --mode=study --workdir=runs/study
   python train_main.py --config=configs/shapes_study.py:quick --mode=study --workdir=runs/quick
