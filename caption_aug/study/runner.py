@@ -10,6 +10,7 @@ ran, so a rerun after a kill resumes inside the run it stopped in.
 """
 
 import gc
+import glob
 import multiprocessing
 import os
 from concurrent import futures
@@ -104,15 +105,17 @@ def _run_directory(workdir: str, setting: plan_lib.Setting, seed: int) -> str:
     return os.path.join(workdir, setting.name, f"seed_{seed}")
 
 
-def collect(workdir: str, settings, seeds) -> dict:
-    """study.json's content from the runs' records: the settings that have started, with their
-    seeds that have (a running seed lists its pending arms)."""
+def collect(workdir: str, settings) -> dict:
+    """study.json's content from the runs' records in `workdir`: the settings that have started,
+    with every seed that has (also those of earlier invocations with other `study.seeds`; a
+    running seed lists its pending arms)."""
     study = {"settings": {}}
     for setting in settings:
+        paths = glob.glob(os.path.join(workdir, setting.name, "seed_*", RUN_RECORD))
+        seeds = sorted(int(os.path.basename(os.path.dirname(p))[len("seed_"):]) for p in paths)
         runs = {str(seed): metrics_lib.read_json(
                     os.path.join(_run_directory(workdir, setting, seed), RUN_RECORD), None)
                 for seed in seeds}
-        runs = {seed: run for seed, run in runs.items() if run is not None}
         if runs:
             study["settings"][setting.name] = {
                 "train_size": setting.train_size, "holdout": setting.holdout,
@@ -145,14 +148,15 @@ def run_mode(config, workdir: str) -> dict:
     settings = plan_lib.settings(config)
     seeds = list(config.study.seeds)
     path = os.path.join(workdir, STUDY_JSON)
-    jobs = [(setting, seed) for setting in selected(config, settings) for seed in seeds
+    chosen = selected(config, settings)
+    jobs = [(setting, seed) for setting in chosen for seed in seeds
             if not _finished(workdir, setting, seed)]
-    total = len(selected(config, settings)) * len(seeds)
+    total = len(chosen) * len(seeds)
     meter = progress.Progress("study (setting, seed) runs", total, done=total - len(jobs),
                               every_seconds=0)
 
     def write():
-        study = collect(workdir, settings, seeds)
+        study = collect(workdir, settings)
         metrics_lib.write_json(path, study)
         if study["settings"]:
             report_lib.write_report(workdir, study)

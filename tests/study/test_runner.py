@@ -9,15 +9,18 @@ from caption_aug.workdir import metrics as metrics_lib
 from configs import shapes_study
 
 
-def test_study_json_lists_only_the_settings_and_seeds_that_have_started(tmp_path):
+def test_study_json_lists_the_settings_and_seeds_that_have_started(tmp_path):
     config = shapes_study.get_config("quick")
     settings = plan.settings(config)
-    assert runner.collect(str(tmp_path), settings, [0, 1]) == {"settings": {}}
+    assert runner.collect(str(tmp_path), settings) == {"settings": {}}
     record = {"warmup": {}, "arms": {}, "pending_arms": ["full"]}
-    metrics_lib.write_json(str(tmp_path / settings[1].name / "seed_1" / runner.RUN_RECORD), record)
-    study = runner.collect(str(tmp_path), settings, [0, 1])
+    for seed in (1, 10):   # 10: a seed of another invocation (--config.study.seeds=(10,))
+        metrics_lib.write_json(
+            str(tmp_path / settings[1].name / f"seed_{seed}" / runner.RUN_RECORD), record)
+    study = runner.collect(str(tmp_path), settings)
     assert list(study["settings"]) == [settings[1].name]
-    assert study["settings"][settings[1].name]["seeds"] == {"1": record}
+    assert list(study["settings"][settings[1].name]["seeds"].items()) == [("1", record),
+                                                                          ("10", record)]
     assert not runner._finished(str(tmp_path), settings[1], 1)
 
 
