@@ -1,5 +1,6 @@
 """Shared test fixtures: the real COCO sample shipped in `samples/` (read-only), and
-one whole `--mode=all` run of `configs/all_tiny.py` that the end-to-end tests start from."""
+one whole `--mode=all` run of `configs/all_tiny.py` that the end-to-end tests start from; and the
+suite's order (the longest files first)."""
 
 import json
 import os
@@ -10,6 +11,7 @@ import filelock
 import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
 # The two longest test files run first: under `-n 2 --dist loadfile` each worker then starts on
 # one of them (in tests/' own order they came last and both fell to one worker at stop 38, which
 # ran 32 minutes while the other had no file left from 17 minutes in).
@@ -23,7 +25,6 @@ def pytest_collection_modifyitems(items):
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)
-COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
 
 
 @pytest.fixture(scope="session")
