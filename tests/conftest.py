@@ -1,6 +1,5 @@
 """Shared test fixtures: the real COCO sample shipped in `samples/` (read-only), and
-one whole `--mode=all` run of `configs/all_tiny.py` that the end-to-end tests start from; and the
-suite's order (the longest files first)."""
+one whole `--mode=all` run of `configs/all_tiny.py` that the end-to-end tests start from."""
 
 import json
 import os
@@ -12,19 +11,6 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
-# The two longest test files run first: under `-n 2 --dist loadfile` each worker then starts on
-# one of them (in tests/' own order they came last and both fell to one worker at stop 38, which
-# ran 32 minutes while the other had no file left from 17 minutes in).
-LONGEST_FIRST = ("tests/training/test_gan_follows_colour.py", "tests/training/test_resume.py")
-
-
-def pytest_collection_modifyitems(items):
-    """Moves the LONGEST_FIRST files' tests to the front, the rest in their own order."""
-    def rank(item):
-        path = item.nodeid.split("::")[0]
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
