@@ -112,10 +112,8 @@ def collect(workdir: str, settings) -> dict:
     study = {"settings": {}}
     for setting in settings:
         paths = glob.glob(os.path.join(workdir, setting.name, "seed_*", RUN_RECORD))
-        seeds = sorted(int(os.path.basename(os.path.dirname(p))[len("seed_"):]) for p in paths)
-        runs = {str(seed): metrics_lib.read_json(
-                    os.path.join(_run_directory(workdir, setting, seed), RUN_RECORD), None)
-                for seed in seeds}
+        by_seed = {int(os.path.basename(os.path.dirname(p))[len("seed_"):]): p for p in paths}
+        runs = {str(seed): metrics_lib.read_json(by_seed[seed], None) for seed in sorted(by_seed)}
         if runs:
             study["settings"][setting.name] = {
                 "train_size": setting.train_size, "holdout": setting.holdout,
