@@ -1,8 +1,10 @@
 """The GAN recipe of the default config draws the colour its caption states, and images that
-differ with the noise: a short run on real caption_shapes data, for two seeds (one lucky seed is
-not a result), scored by the attribute classifier against chance and by the diversity ratio."""
+differ with the noise: a short run on real caption_shapes data, scored by the attribute
+classifier against chance and by the diversity ratio.
 
-import shutil
+One seed, as a regression check of the recipe (a seed costs about 5 minutes of the suite's 2
+cores). Until 2026-12-06 this test ran seeds 0 and 1: colour 0.626 / 0.544 against chance 0.190
+when the bar was set; seed 0 alone scored 0.649 on 2026-12-06."""
 
 import pytest
 
@@ -25,15 +27,12 @@ def _config(seed: int):
 
 
 @pytest.mark.slow
-def test_generated_images_show_the_stated_colour_and_vary_with_the_noise_for_two_seeds(tmp_path):
-    encoder_dir = str(tmp_path / "encoder")
-    encoder_trainer.run_mode(_config(0), encoder_dir)
-    for seed in (0, 1):
-        workdir = str(tmp_path / f"seed{seed}")
-        shutil.copytree(encoder_dir, workdir)      # the same encoder and data for both GANs
-        scores = gan_trainer.run_mode(_config(seed), workdir)["conditional_accuracy"]
-        colour = scores["colour"]
-        assert colour["ceiling"] > 0.9, colour
-        assert colour["accuracy"] > colour["chance"] + 0.2, (seed, colour)
-        # uses its noise: 0.27 / 0.24 here with the mode-seeking term, 0.10 for seed 0 without
-        assert scores["diversity"]["ratio"] > 0.15, (seed, scores["diversity"])
+def test_generated_images_show_the_stated_colour_and_vary_with_the_noise(tmp_path):
+    config, workdir = _config(0), str(tmp_path)
+    encoder_trainer.run_mode(config, workdir)
+    scores = gan_trainer.run_mode(config, workdir)["conditional_accuracy"]
+    colour = scores["colour"]
+    assert colour["ceiling"] > 0.9, colour
+    assert colour["accuracy"] > colour["chance"] + 0.2, colour
+    # uses its noise: 0.27 (seed 0) / 0.24 (seed 1) with the mode-seeking term, 0.10 without
+    assert scores["diversity"]["ratio"] > 0.15, scores["diversity"]

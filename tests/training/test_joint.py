@@ -245,7 +245,7 @@ def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):
     assert len(examples) == 6
     for example in examples:
         pixels = tf.io.decode_png(tf.io.read_file(example.image))
-        assert pixels.shape == (32, 32, 3)
+        assert pixels.shape == (16, 16, 3)  # all_tiny's gan_image_size
         assert len(example.captions) == 1 and example.captions[0].split()
 
     # Figure 7: test captions, each with its real image and the generator's images for it
@@ -255,7 +255,7 @@ def test_synthesize_writes_pairs_a_coco_reader_reads_back(all_run, tmp_path):
     count, per_caption = config.gan.sample_captions, config.gan.samples_per_caption
     assert rows == [f"{row}. {test.flat_captions[k]}"
                     for row, k in enumerate(test.caption_row_starts[:count], 1)]
-    assert figure.shape == (count * 34 + 2, (per_caption + 1) * 34 + 4, 3)  # 32 px, 2 px gaps
+    assert figure.shape == (count * 18 + 2, (per_caption + 1) * 18 + 4, 3)  # 16 px, 2 px gaps
     metrics = json.loads((workdir / "metrics.json").read_text())
     text = open(report.write_report(str(workdir), metrics)).read()
     assert "(synthetic/real_vs_generated.png)" in text and rows[-1] in text
