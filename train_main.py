@@ -169,9 +169,17 @@ def main(argv):
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json(indent=2))
         logging.info("mode=%s workdir=%s", _MODE.value, workdir)
-        from caption_aug import precision  # imports TensorFlow: after the start-up checks
+        from caption_aug import distribute  # imports TensorFlow: after the start-up checks
+        from caption_aug import precision
+        if (config.distribute.strategy != "default"
+                and _MODE.value not in distribute.DISTRIBUTED_MODES):
+            raise ValueError(f"distribute.strategy={config.distribute.strategy!r} runs only "
+                             f"--mode={' / '.join(distribute.DISTRIBUTED_MODES)} so far; "
+                             f"--mode={_MODE.value} needs the default strategy")
+        strategy = distribute.build_strategy(config.distribute)
         precision.set_policy(config.mixed_precision)
-        importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
+        with strategy.scope():
+            importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
     except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
         if flags.FLAGS.verbosity >= 1:
             raise

@@ -14,6 +14,7 @@ NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
 CAPTIONER_DECODERS = ("lstm_attention", "transformer")
 MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
+DISTRIBUTE_STRATEGIES = ("default", "mirrored")  # caption_aug/distribute.py
 SELECTION_METRICS = ("all_true", "bleu_4")   # captioner.select_by
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
@@ -26,6 +27,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.max_consecutive_skips = 20        # a stage stops after this many non-finite steps in a row
     config.mixed_precision = "float32"       # "mixed_bfloat16" | "mixed_float16" (GPUs; a loss
                                        # scale per stage): the Keras dtype policy of every model
+    config.distribute = _distribute()
     config.data = _data()
     config.tokenizer = _tokenizer()
     config.pipeline = _pipeline()
@@ -291,6 +293,13 @@ def _synthesize() -> ml_collections.ConfigDict:
         num_pairs=100))                      # --mode=synthesize: pairs written to WORKDIR/synthetic
 
 
+def _distribute() -> ml_collections.ConfigDict:
+    """tf.distribute (caption_aug/distribute.py): so far for `--mode=train_captioner` only."""
+    return ml_collections.ConfigDict(dict(
+        strategy="default",                  # "mirrored": one host's GPUs (else its logical CPUs)
+        logical_cpu_devices=0))              # > 0: split the CPU into this many devices (tests)
+
+
 def _study() -> ml_collections.ConfigDict:
     """`--mode=study` (configs/shapes_study.py): the arms, settings and seeds it runs."""
     return ml_collections.ConfigDict(dict(
@@ -328,8 +337,8 @@ def validate(config: ml_collections.ConfigDict, check_data_paths: bool = True) -
     Types come first (`check_types`), so the value checks below and the run never meet, say, a
     string where a number belongs."""
     check_types(config)
-    for check in (_check_data, _check_pipeline, _check_captioner, _check_lm, _check_encoder,
-                  _check_gan, _check_joint):
+    for check in (_check_data, _check_distribute, _check_pipeline, _check_captioner, _check_lm,
+                  _check_encoder, _check_gan, _check_joint):
         check(config)
     if check_data_paths:
         _check_data_paths(config)
@@ -532,6 +541,17 @@ def _check_gan(config) -> None:
     filters = config.attribute_classifier.filters
     _require(len(filters) > 0 and min(filters) > 0, "attribute_classifier.filters", filters,
              "positive widths")
+
+
+def _check_distribute(config) -> None:
+    dist = config.distribute
+    _require(dist.strategy in DISTRIBUTE_STRATEGIES, "distribute.strategy", dist.strategy,
+             f"one of {DISTRIBUTE_STRATEGIES}")
+    _require(dist.logical_cpu_devices >= 0, "distribute.logical_cpu_devices",
+             dist.logical_cpu_devices, ">= 0")
+    _require(dist.strategy == "default" or not config.captioner.jit_compile,
+             "captioner.jit_compile", config.captioner.jit_compile,
+             'False under distribute.strategy="mirrored" (XLA does not compile its replicas)')
 
 
 def _check_joint(config) -> None:

@@ -20,7 +20,8 @@ LONGEST_FIRST = ("tests/training/test_joint.py", "tests/training/test_gan_follow
                  "tests/training/test_resume.py", "tests/training/test_hypergradient_check.py",
                  "tests/training/test_nonfinite.py", "tests/training/test_gan_trainer.py",
                  "tests/training/test_encoder_trainer.py",
-                 "tests/training/test_encoder_pretraining.py")
+                 "tests/training/test_encoder_pretraining.py",
+                 "tests/training/test_distribute.py")
 
 
 def pytest_collection_modifyitems(items):

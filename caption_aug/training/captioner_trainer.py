@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import grounding
@@ -94,38 +95,32 @@ class CaptionerStep:
             supervision += attention_supervision_loss(out["alphas"], objects, batch["object_masks"])
         return loss, supervision, loss.total + self.cfg.attention_supervision * supervision
 
-    def update(self, loss_fn):
-        """One guarded update on `loss_fn() -> (loss, figures)`, run under the tape: gradients
-        clipped element-wise, the encoder's to the encoder optimiser and the rest to the decoder's.
-        A skipped step leaves batch-norm statistics and dropout seeds untouched too. Returns
-        (applied, figures)."""
-        state = self.model.non_trainable_variables
-        before = guard_lib.snapshot(state)
-        with tf.GradientTape() as tape:
-            loss, figures = loss_fn()
-        variables = self.encoder_variables + self.decoder_variables
+    def update(self, loss_fn, args=()):
+        """One guarded update on `loss_fn(*args) -> (loss, figures)` (`NonFiniteGuard.update`:
+        on every replica with its share of `args` under a strategy): the gradients clipped
+        element-wise, the encoder's to the encoder optimiser and the rest to the decoder's.
+        Returns (applied, figures)."""
         clip = self.cfg.grad_clip_value
-        raw_gradients = self.guard.gradients(tape, loss, variables)
-        gradients = [tf.clip_by_value(g, -clip, clip) for g in raw_gradients]
+        return self.guard.update(
+            loss_fn, args, self.encoder_variables + self.decoder_variables,
+            self.model.non_trainable_variables, self._apply,
+            lambda gradients: [tf.clip_by_value(g, -clip, clip) for g in gradients])
+
+    def _apply(self, gradients):
         split = len(self.encoder_variables)
-
-        def updates():
-            if split:
-                self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
-            self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
-
-        applied = self.guard.apply(loss, raw_gradients, updates,  # clipping hides NaNs
-                                   lambda: guard_lib.restore(state, before))
-        return applied, figures
+        if split:
+            self.encoder_optimizer.apply(gradients[:split], self.encoder_variables)
+        self.decoder_optimizer.apply(gradients[split:], self.decoder_variables)
 
     def _train_step(self, batch):
-        def loss_fn():
-            loss, supervision, total = self._losses(batch, training=True)
+        """One update on a training batch (a distributed one under a strategy)."""
+        def loss_fn(replica_batch):
+            loss, supervision, total = self._losses(replica_batch, training=True)
             return total, {"loss": total, "cross_entropy": loss.cross_entropy,
                            "attention_penalty": loss.attention_penalty,
                            "attention_supervision": supervision}
 
-        applied, figures = self.update(loss_fn)
+        applied, figures = self.update(loss_fn, (batch,))
         return {"applied": applied, **figures}
 
     def _validation_step(self, batch):
@@ -143,8 +138,8 @@ class CaptionerStep:
         return {"cross_entropy": ce_sum / max(tokens, 1.0), "loss": total / max(batches, 1.0)}
 
     def learning_rates(self) -> dict:
-        return {"encoder": float(self.encoder_optimizer.learning_rate),
-                "decoder": float(self.decoder_optimizer.learning_rate)}
+        return {"encoder": float(self.encoder_optimizer.learning_rate.numpy()),
+                "decoder": float(self.decoder_optimizer.learning_rate.numpy())}
 
     def decay_learning_rates(self, factor: float) -> None:
         for optimizer in (self.encoder_optimizer, self.decoder_optimizer):
@@ -290,7 +285,7 @@ def _end_epoch(config, step: CaptionerStep, loop: _Loop, validator: _Validator, 
     history = loop.history
     history["epochs"].append(entry)
     history["train_seconds"] += train_seconds
-    history["best"] = {"select_by": cfg.select_by, "value": float(loop.plateau.best)}
+    history["best"] = {"select_by": cfg.select_by, "value": float(loop.plateau.best.numpy())}
     history["skipped_steps"] = step.guard.skipped_steps
     _log_epoch(writer, entry, generated, validator.generator.tokenizer, config, at_step)
     loop.save_history()
@@ -316,7 +311,7 @@ def _train_epoch(step: CaptionerStep, loop: _Loop, dataset, writer, cfg, meter,
     `cfg.checkpoint_every_steps`); returns the epoch's mean losses; logs every
     `cfg.log_every_steps` steps."""
     position = loop.position
-    for batch in position.rest_of_epoch(dataset):
+    for batch in distribute.distribute_batches(position.rest_of_epoch(dataset)):
         metrics = step.train_step(batch)
         applied = bool(metrics.pop("applied"))
         step.guard.check()

@@ -9,12 +9,16 @@ with one line naming the stage and the config keys most likely to blame.
 Under `mixed_float16` the guard also holds the step's dynamic loss scale (`DynamicLossScale`):
 gradients are taken of the scaled loss and unscaled (`NonFiniteGuard.gradients`), an overflowing
 step is skipped and counted like any non-finite one and halves the scale.
+
+`NonFiniteGuard.update` is a whole step in this shape, under any tf.distribute strategy.
 """
 
 from typing import Callable, Optional, Sequence
 
 import keras
 import tensorflow as tf
+
+from caption_aug import distribute
 
 
 class NonFiniteError(ValueError):
@@ -118,6 +122,29 @@ class NonFiniteGuard:
         self.skipped.assign_add(skipped)
         self.consecutive.assign((self.consecutive + skipped) * skipped)
         return finite
+
+    def update(self, loss_fn: Callable, args: tuple, variables: Sequence, state: Sequence,
+               apply_fn: Callable, transform: Callable = lambda gradients: gradients):
+        """Inside a tf.function: one guarded step. `loss_fn(*args) -> (loss, figures)` runs under
+        a tape on every replica with its share of `args` (per-replica values under a strategy:
+        `distribute.replicated_update`); the gradients of `variables`, summed over the replicas
+        and `transform`ed (clipping), go to `apply_fn(gradients)` on every replica when the loss
+        and the raw gradients are finite; else `state` (batch-norm statistics, dropout seeds)
+        gets back its values from before the step. Returns (applied, figures summed over the
+        replicas)."""
+        before = snapshot(state)
+
+        def replica_gradients(*replica_args):
+            with tf.GradientTape() as tape:
+                loss, figures = loss_fn(*replica_args)
+            return self.gradients(tape, loss, variables), (loss, figures)
+
+        raw_gradients, (loss, figures), apply = distribute.replicated_update(
+            replica_gradients, args, apply_fn)
+        gradients = transform(raw_gradients)
+        applied = self.apply(loss, raw_gradients,  # a transform such as clipping hides NaNs
+                             lambda: apply(gradients), lambda: restore(state, before))
+        return applied, figures
 
     def check(self) -> None:
         """In the training loop, after a step: raises NonFiniteError after too many skips in a row."""

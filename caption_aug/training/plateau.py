@@ -20,16 +20,16 @@ class Plateau:
 
     def update(self, value: float) -> tuple:
         """Records an epoch's metric; returns (improved, decay_now)."""
-        if value > float(self.best):
+        if value > float(self.best.numpy()):
             self.best.assign(value)
             self.epochs_since_improvement.assign(0)
             return True, False
         self.epochs_since_improvement.assign_add(1)
-        return False, int(self.epochs_since_improvement) % self.decay_patience == 0
+        return False, int(self.epochs_since_improvement.numpy()) % self.decay_patience == 0
 
     @property
     def should_stop(self) -> bool:
-        return int(self.epochs_since_improvement) >= self.stop_patience
+        return int(self.epochs_since_improvement.numpy()) >= self.stop_patience
 
     def trackables(self) -> dict:
         """The state to put in a checkpoint."""

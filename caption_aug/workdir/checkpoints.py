@@ -55,7 +55,8 @@ def non_finite_variables(objects: dict) -> list:
     may start at -inf)."""
     bad = []
     for variable, in_model in _variables(objects):
-        value = keras.ops.convert_to_numpy(variable)
+        tf_variable = variable.value if isinstance(variable, keras.Variable) else variable
+        value = np.asarray(tf_variable.numpy())   # a mirrored variable: its first copy
         if not np.issubdtype(value.dtype, np.floating):
             continue
         if np.isnan(value).any() or (in_model and not np.isfinite(value).all()):

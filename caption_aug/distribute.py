@@ -1,0 +1,110 @@
+"""tf.distribute for the stages' custom steps (`config.distribute`): one host, several devices.
+
+A step runs in two halves (`replicated_update`): each replica computes its share of the global
+batch's loss and the gradients of that share (`Strategy.run`); the shares are summed in the
+cross-replica context, where the non-finite guard decides once and the optimisers apply the one
+global gradient on every replica. Losses divide by global counts (`global_sum`), so the shares add
+up to the loss one device computes on the whole batch, and batch norm built under a strategy of
+several replicas takes its statistics over the global batch (`synchronized_batch_norm`). Under
+the default strategy (one device) every function here reduces to the plain single-device step.
+"""
+
+from typing import Callable, Sequence
+
+import tensorflow as tf
+from absl import logging
+
+# The stages whose steps run under a strategy of several replicas so far (see the README).
+DISTRIBUTED_MODES = ("train_captioner",)
+
+
+def split_cpu(logical_devices: int) -> None:
+    """Splits the CPU into `logical_devices` logical devices (0 leaves it whole), so that the
+    mirrored strategy can be tried and tested on one CPU. TensorFlow must not have initialised
+    its devices yet: call this before any op runs."""
+    if logical_devices:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * logical_devices)
+
+
+def build_strategy(cfg) -> tf.distribute.Strategy:
+    """The strategy `cfg` (`config.distribute`) names: `default` (one device) or `mirrored` over
+    this host's GPUs, else over its logical CPU devices (`logical_cpu_devices`)."""
+    split_cpu(cfg.logical_cpu_devices)
+    if cfg.strategy == "default":
+        return tf.distribute.get_strategy()
+    devices = ([d.name for d in tf.config.list_logical_devices("GPU")]
+               or [d.name for d in tf.config.list_logical_devices("CPU")])
+    strategy = tf.distribute.MirroredStrategy(devices)
+    logging.info("distribute: mirrored over %d devices (%s)", strategy.num_replicas_in_sync,
+                 ", ".join(devices))
+    return strategy
+
+
+def replicas() -> int:
+    """Replicas of the current strategy (1 outside any)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def synchronized_batch_norm() -> bool:
+    """Whether batch norm built now must take its statistics over the global batch (Keras'
+    `synchronized=True`): under a strategy of several replicas. With one replica the plain layer
+    keeps its own arithmetic."""
+    return replicas() > 1
+
+
+def global_sum(x):
+    """`x`, one replica's count (tokens, captions), summed over the replicas of the running step:
+    the global batch's count. `x` itself with one replica or outside a step."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return x
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(x))
+
+
+def global_mean(values):
+    """The mean of `values` [B] over the global batch, as this replica's share: sum / global B."""
+    count = tf.cast(tf.shape(values)[0], values.dtype)
+    return tf.reduce_sum(values) / tf.maximum(global_sum(count), 1.0)
+
+
+def distribute_batches(dataset: tf.data.Dataset):
+    """`dataset`'s global batches split across the current strategy's replicas (the dataset
+    itself with one replica)."""
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return dataset
+    return strategy.experimental_distribute_dataset(dataset)
+
+
+def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> tuple:
+    """Inside a tf.function, in the cross-replica context: runs `replica_fn(*args) -> (gradients,
+    figures)` on every replica (`args` per-replica values, e.g. a distributed batch) and sums
+    both over the replicas; returns (gradients, figures, apply), where `apply(gradients)` runs
+    `apply_fn(gradients)` (optimiser updates, a synchronisation point) on every replica with the
+    same global `gradients`. Keras' optimisers sum the gradients they get over the replicas, so
+    each replica passes them on divided by the number of replicas."""
+    strategy = tf.distribute.get_strategy()
+    gradients, figures = tf.nest.map_structure(
+        lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
+        strategy.run(replica_fn, args=args))
+    count = strategy.num_replicas_in_sync
+
+    def apply(global_gradients: Sequence):
+        if count == 1:
+            return apply_fn(global_gradients)
+        shares = strategy.experimental_distribute_values_from_function(
+            lambda _: [_scale(g, 1.0 / count) for g in global_gradients])
+        # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in
+        # a cond branch)
+        return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))
+
+    return gradients, figures, apply
+
+
+def _scale(gradient, factor: float):
+    """A gradient (dense or IndexedSlices) times `factor`."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor

@@ -1,0 +1,99 @@
+"""Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
+before TensorFlow starts): two captioner steps on one global batch, once on one device and once
+mirrored over the two; prints JSON of the largest differences between them.
+
+  python -m tests.training.mirrored_captioner_step [mixed_bfloat16]
+"""
+
+import json
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from caption_aug import distribute
+
+distribute.split_cpu(2)
+
+import keras  # noqa: E402  (after the CPU split)
+
+from caption_aug.models.captioner import build_captioner  # noqa: E402
+from caption_aug.training import captioner_trainer  # noqa: E402
+from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config  # noqa: E402
+
+BATCH, LENGTH, OBJECTS = 6, 8, 2
+
+
+def global_batch(seed: int) -> dict:
+    """Captions of different lengths (the two halves hold different token counts) with words
+    grounded in objects, so that every global count of the loss matters."""
+    rng = np.random.default_rng(seed)
+    lengths = np.array([8, 3, 4, 8, 6, 8])
+    mask = np.arange(LENGTH)[None, :] < lengths[:, None]
+    pixels = tiny_captioner_config().encoded_size ** 2
+    object_masks = rng.random((BATCH, OBJECTS, pixels))
+    return {"image": rng.normal(size=(BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32"),
+            "token_ids": np.where(mask, rng.integers(2, VOCAB, (BATCH, LENGTH)), 1).astype("int32"),
+            "padding_mask": mask,
+            "token_object": (rng.integers(0, OBJECTS + 1, (BATCH, LENGTH)) * mask).astype("int32"),
+            "token_related": np.zeros((BATCH, LENGTH), "int32"),
+            "object_masks": (object_masks / object_masks.sum(-1, keepdims=True)).astype("float32")}
+
+
+def run_steps(strategy) -> dict:
+    """Builds the captioner and its step under `strategy` from seed 0, takes two steps; returns
+    the figures of each, the batch-norm statistics, the Adam moments (the gradients' running
+    sums: the weights after Adam's normalised steps say little more), and whether every replica
+    holds the same weights."""
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        cfg = tiny_captioner_config(dropout=0.0, attention_supervision=1.0)  # no masks to differ
+        model = build_captioner(cfg, VOCAB, IMAGE_SIZE)
+        step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
+        figures = []
+        for seed in (1, 2):
+            dataset = tf.data.Dataset.from_tensors(global_batch(seed))
+            for batch in distribute.distribute_batches(dataset):
+                result = step.train_step(batch)
+                figures.append({k: float(v) for k, v in result.items()})
+    optimizers = (step.encoder_optimizer, step.decoder_optimizer)
+    copies = [strategy.experimental_local_results(v.value) for v in model.variables]
+    weights = step.encoder_variables + step.decoder_variables
+    momentums = [v for o in optimizers for v in o.variables if "momentum" in v.path]
+    velocities = [v for o in optimizers for v in o.variables if "velocity" in v.path]
+    assert [v.shape for v in weights] == [m.shape for m in momentums] == [
+        v.shape for v in velocities]
+    return {"figures": figures,
+            "statistics": [v.numpy() for v in model.non_trainable_variables
+                           if "moving" in v.path],
+            "momentums": [v.numpy() for v in momentums],
+            "velocities": [v.numpy() for v in velocities],
+            "replicas_agree": all(np.array_equal(c[0], other) for c in copies for other in c[1:]),
+            "replicas": strategy.num_replicas_in_sync}
+
+
+def largest_difference(a: list, b: list) -> float:
+    """max |a - b| over every array, relative to the largest |a| of them all (a per-array ratio
+    would blow up on a gradient that is rounding noise, such as the bias before a softmax)."""
+    scale = max(float(np.max(np.abs(x))) for x in a)
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) / scale
+
+
+def main(policy: str) -> None:
+    keras.config.set_dtype_policy(policy)
+    one = run_steps(tf.distribute.get_strategy())
+    mirrored = run_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    print(json.dumps({
+        "replicas": mirrored["replicas"],
+        "replicas_agree": mirrored["replicas_agree"],
+        "applied": [f["applied"] for f in mirrored["figures"]],
+        "loss": max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12)
+                    for a, b in zip(one["figures"], mirrored["figures"]) for k in a),
+        "momentums": largest_difference(one["momentums"], mirrored["momentums"]),
+        "velocities": largest_difference(one["velocities"], mirrored["velocities"]),
+        "statistics": largest_difference(one["statistics"], mirrored["statistics"]),
+        "figures": [one["figures"], mirrored["figures"]]}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "float32")
