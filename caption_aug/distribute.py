@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 # The stages whose steps run under a strategy of several replicas so far (see the README).
-DISTRIBUTED_MODES = ("train_captioner",)
+DISTRIBUTED_MODES = ("train_captioner", "train_lm")
 
 
 def split_cpu(logical_devices: int) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug.data import corpus
 from caption_aug.data import example as example_lib
 from caption_aug.data import pipelines
@@ -85,33 +86,47 @@ class LMStep:
                  name: str = STAGE):
         self.model = model
         self.weight_logits = weight_logits
+        self.clip_norm = lm_config.gradient_clip_norm
+        # No `global_clipnorm`: under a strategy the optimiser would clip each replica's share;
+        # `update` clips the summed gradient instead.
         self.optimizer = keras.optimizers.AdamW(
             learning_rate=lm_config.learning_rate, weight_decay=lm_config.weight_decay,
-            global_clipnorm=lm_config.gradient_clip_norm, name=f"{name}_adamw")
+            name=f"{name}_adamw")
         self.optimizer.build(model.trainable_variables)
         self.guard = guard_lib.NonFiniteGuard(name, max_consecutive_skips, "lm.learning_rate")
         spec = {"token_ids": tf.TensorSpec([None, None], tf.int32),
                 "padding_mask": tf.TensorSpec([None, None], tf.bool),
                 "caption_index": tf.TensorSpec([None], tf.int32)}
-        self.train_step = tf.function(self.update, input_signature=[spec])
+        # a distributed batch has per-replica types: no signature under several replicas
+        self.train_step = tf.function(
+            self.update, input_signature=[spec] if distribute.replicas() == 1 else None,
+            reduce_retracing=True)
 
     def checkpoint_objects(self) -> dict:
         return dict(model=self.model, optimizer=self.optimizer,
                     caption_weight_logits=self.weight_logits, **self.guard.trackables())
 
-    def update(self, batch):
-        """One guarded step on sum_i a_i L_i; returns (weighted loss, mean L_i). A skipped step
-        leaves the dropout seeds untouched too."""
+    def update(self, batch) -> dict:
+        """One guarded step on sum_i a_i L_i (`NonFiniteGuard.update`: each replica on its share
+        of `batch` under a strategy), the gradient clipped to `lm.gradient_clip_norm` by its
+        global norm; returns whether it was applied, the weighted loss, the mean L_i
+        ("caption_loss") and the batch's target tokens. A skipped step leaves the dropout seeds
+        untouched too."""
         variables = self.model.trainable_variables
-        state = self.model.non_trainable_variables
-        before = guard_lib.snapshot(state)
-        with tf.GradientTape() as tape:
-            losses = caption_lm.batch_losses(self.model, batch, training=True)
-            loss = caption_lm.weighted_lm_loss(losses, self.weight_logits, batch["caption_index"])
-        gradients = self.guard.gradients(tape, loss, variables)
-        self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
-                         lambda: guard_lib.restore(state, before))
-        return loss, tf.reduce_mean(losses)
+
+        def loss_fn(replica_batch):
+            losses = caption_lm.batch_losses(self.model, replica_batch, training=True)
+            loss = caption_lm.weighted_lm_loss(losses, self.weight_logits,
+                                               replica_batch["caption_index"])
+            tokens = tf.reduce_sum(tf.cast(replica_batch["padding_mask"], tf.float32))
+            return loss, {"loss": loss, "caption_loss": distribute.global_mean(losses),
+                          "tokens": tokens}
+
+        applied, figures = self.guard.update(
+            loss_fn, (batch,), variables, self.model.non_trainable_variables,
+            lambda gradients: self.optimizer.apply(gradients, variables),
+            lambda gradients: tf.clip_by_global_norm(gradients, self.clip_norm)[0])
+        return {"applied": applied, **figures}
 
 
 def build_step(config, lm_corpus: LMCorpus) -> LMStep:
@@ -153,11 +168,13 @@ def train(config, workdir: str, lm_corpus: LMCorpus, step: LMStep, writer
     while position.epochs_done < lm.epochs:
         epoch = position.epochs_done
         start, tokens = time.time(), 0
-        for batch in position.rest_of_epoch(train_batches(config, datasets, epoch)):
-            loss, mean_loss = step.train_step(batch)
+        batches = position.rest_of_epoch(train_batches(config, datasets, epoch))
+        for batch in distribute.distribute_batches(batches):
+            figures = step.train_step(batch)
             step.guard.check()
             position.batch_done()
-            tokens += int(tf.reduce_sum(tf.cast(batch["padding_mask"], tf.int32)))
+            loss, mean_loss = float(figures["loss"]), float(figures["caption_loss"])
+            tokens += int(figures["tokens"])
             iteration = position.steps_done
             meter.update(iteration)
             if iteration % lm.log_every_steps == 0:
@@ -191,7 +208,9 @@ def evaluate(config, workdir: str, lm_corpus: LMCorpus, step: LMStep,
     chosen = rng.choice(len(train_captions), min(gen.num_eval_prompts, len(train_captions)),
                         replace=False)
     originals = [train_captions[k] for k in chosen]
-    caption_lm.compile_for_generation(model, gen, seed=config.seed)
+    # XLA cannot read a mirrored variable's copy on another device: plain graphs under replicas
+    caption_lm.compile_for_generation(model, gen, seed=config.seed,
+                                      jit_compile=distribute.replicas() == 1)
     start = time.time()
     generated_ids = caption_lm.generate_captions(
         model, tok, caption_lm.prompt_tokens(originals, tok, gen.prompt_words), gen.max_length,

@@ -153,8 +153,8 @@ class JointStep:
 
     def _lm_update(self, batch):
         """G <- G - opt(grad_G sum_i a_i l_i(G)), A fixed."""
-        loss, caption_loss = self.lm_step.update(batch)
-        return {"lm/weighted_loss": loss, "lm/caption_loss": caption_loss}
+        figures = self.lm_step.update(batch)
+        return {"lm/weighted_loss": figures["loss"], "lm/caption_loss": figures["caption_loss"]}
 
     def _gan_updates(self, batches):
         """One discriminator then `gan.generator_steps` generator updates (B fixed), each on its

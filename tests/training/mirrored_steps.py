@@ -1,8 +1,8 @@
 """Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
-before TensorFlow starts): two captioner steps on one global batch, once on one device and once
-mirrored over the two; prints JSON of the largest differences between them.
+before TensorFlow starts): two steps of a stage (captioner or LM) on one global batch, once on one
+device and once mirrored over the two; prints JSON of the largest differences between them.
 
-  python -m tests.training.mirrored_captioner_step [mixed_bfloat16]
+  python -m tests.training.mirrored_steps captioner|lm [float32|mixed_bfloat16]
 """
 
 import json
@@ -17,19 +17,22 @@ distribute.split_cpu(2)
 
 import keras  # noqa: E402  (after the CPU split)
 
+from caption_aug import config_schema  # noqa: E402
+from caption_aug.models import caption_lm  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
+from caption_aug.training import lm_trainer  # noqa: E402
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config  # noqa: E402
 
-BATCH, LENGTH, OBJECTS = 6, 8, 2
+BATCH, LENGTH, OBJECTS, CAPTIONS = 6, 8, 2, 10
+LENGTHS = np.array([8, 3, 4, 8, 6, 8])
 
 
-def global_batch(seed: int) -> dict:
+def captioner_batch(seed: int) -> dict:
     """Captions of different lengths (the two halves hold different token counts) with words
     grounded in objects, so that every global count of the loss matters."""
     rng = np.random.default_rng(seed)
-    lengths = np.array([8, 3, 4, 8, 6, 8])
-    mask = np.arange(LENGTH)[None, :] < lengths[:, None]
+    mask = np.arange(LENGTH)[None, :] < LENGTHS[:, None]
     pixels = tiny_captioner_config().encoded_size ** 2
     object_masks = rng.random((BATCH, OBJECTS, pixels))
     return {"image": rng.normal(size=(BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32"),
@@ -40,31 +43,60 @@ def global_batch(seed: int) -> dict:
             "object_masks": (object_masks / object_masks.sum(-1, keepdims=True)).astype("float32")}
 
 
-def run_steps(strategy) -> dict:
-    """Builds the captioner and its step under `strategy` from seed 0, takes two steps; returns
+def lm_batch(seed: int) -> dict:
+    """Captions of different lengths, each with its index into A."""
+    rng = np.random.default_rng(seed)
+    mask = np.arange(LENGTH)[None, :] < LENGTHS[:, None]
+    return {"token_ids": np.where(mask, rng.integers(2, VOCAB, (BATCH, LENGTH)), 0).astype("int32"),
+            "padding_mask": mask, "caption_index": rng.permutation(CAPTIONS)[:BATCH].astype("int32")}
+
+
+def captioner_step():
+    """(step, its weights, its optimisers, batch maker): dropout off, so that no replica draws
+    masks of its own."""
+    cfg = tiny_captioner_config(dropout=0.0, attention_supervision=1.0)
+    model = build_captioner(cfg, VOCAB, IMAGE_SIZE)
+    step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
+    return (step, step.encoder_variables + step.decoder_variables,
+            (step.encoder_optimizer, step.decoder_optimizer), captioner_batch)
+
+
+def lm_step():
+    """The same for a tiny GPT-2 LM whose caption weights a_i differ."""
+    cfg = config_schema.base_config().lm
+    cfg.num_layers, cfg.num_heads, cfg.hidden_dim, cfg.intermediate_dim = 1, 2, 16, 32
+    cfg.dropout = 0.0
+    model = caption_lm.build_caption_lm(cfg, VOCAB)
+    weight_logits = tf.Variable(np.linspace(-2.0, 2.0, CAPTIONS, dtype="float32"),
+                                trainable=False)
+    step = lm_trainer.LMStep(cfg, model, weight_logits, max_consecutive_skips=5)
+    return step, model.trainable_variables, (step.optimizer,), lm_batch
+
+
+STAGES = {"captioner": captioner_step, "lm": lm_step}
+
+
+def run_steps(strategy, stage: str) -> dict:
+    """Builds the stage's model and step under `strategy` from seed 0, takes two steps; returns
     the figures of each, the batch-norm statistics, the Adam moments (the gradients' running
     sums: the weights after Adam's normalised steps say little more), and whether every replica
     holds the same weights."""
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        cfg = tiny_captioner_config(dropout=0.0, attention_supervision=1.0)  # no masks to differ
-        model = build_captioner(cfg, VOCAB, IMAGE_SIZE)
-        step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
+        step, weights, optimizers, make_batch = STAGES[stage]()
         figures = []
         for seed in (1, 2):
-            dataset = tf.data.Dataset.from_tensors(global_batch(seed))
+            dataset = tf.data.Dataset.from_tensors(make_batch(seed))
             for batch in distribute.distribute_batches(dataset):
                 result = step.train_step(batch)
                 figures.append({k: float(v) for k, v in result.items()})
-    optimizers = (step.encoder_optimizer, step.decoder_optimizer)
-    copies = [strategy.experimental_local_results(v.value) for v in model.variables]
-    weights = step.encoder_variables + step.decoder_variables
     momentums = [v for o in optimizers for v in o.variables if "momentum" in v.path]
     velocities = [v for o in optimizers for v in o.variables if "velocity" in v.path]
     assert [v.shape for v in weights] == [m.shape for m in momentums] == [
         v.shape for v in velocities]
+    copies = [strategy.experimental_local_results(v.value) for v in step.model.variables]
     return {"figures": figures,
-            "statistics": [v.numpy() for v in model.non_trainable_variables
+            "statistics": [v.numpy() for v in step.model.non_trainable_variables
                            if "moving" in v.path],
             "momentums": [v.numpy() for v in momentums],
             "velocities": [v.numpy() for v in velocities],
@@ -75,14 +107,16 @@ def run_steps(strategy) -> dict:
 def largest_difference(a: list, b: list) -> float:
     """max |a - b| over every array, relative to the largest |a| of them all (a per-array ratio
     would blow up on a gradient that is rounding noise, such as the bias before a softmax)."""
+    if not a:
+        return 0.0
     scale = max(float(np.max(np.abs(x))) for x in a)
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) / scale
 
 
-def main(policy: str) -> None:
+def main(stage: str, policy: str) -> None:
     keras.config.set_dtype_policy(policy)
-    one = run_steps(tf.distribute.get_strategy())
-    mirrored = run_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    one = run_steps(tf.distribute.get_strategy(), stage)
+    mirrored = run_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), stage)
     print(json.dumps({
         "replicas": mirrored["replicas"],
         "replicas_agree": mirrored["replicas_agree"],
@@ -96,4 +130,4 @@ def main(policy: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "float32")
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "float32")
