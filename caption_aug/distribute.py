@@ -54,17 +54,26 @@ def synchronized_batch_norm() -> bool:
     return replicas() > 1
 
 
+def _several_replicas():
+    """The replica context of the running step when it has several replicas, else None."""
+    context = tf.distribute.get_replica_context()
+    return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
 def global_sum(x):
     """`x`, one replica's count (tokens, captions), summed over the replicas of the running step:
     the global batch's count. `x` itself with one replica or outside a step."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    context = _several_replicas()
+    if context is None:
         return x
     return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(x))
 
 
 def global_mean(values):
-    """The mean of `values` [B] over the global batch, as this replica's share: sum / global B."""
+    """The mean of `values` [B] over the global batch, as this replica's share: sum / global B
+    (the plain mean, to the bit, with one replica)."""
+    if _several_replicas() is None:
+        return tf.reduce_mean(values)
     count = tf.cast(tf.shape(values)[0], values.dtype)
     return tf.reduce_sum(values) / tf.maximum(global_sum(count), 1.0)
 
