@@ -104,7 +104,7 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
         if count == 1:
             return apply_fn(global_gradients)
         shares = strategy.experimental_distribute_values_from_function(
-            lambda _: [_scale(g, 1.0 / count) for g in global_gradients])
+            lambda _: [scaled(g, 1.0 / count) for g in global_gradients])
         # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in
         # a cond branch)
         return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))
@@ -112,8 +112,11 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
     return gradients, figures, apply
 
 
-def _scale(gradient, factor: float):
-    """A gradient (dense or IndexedSlices) times `factor`."""
+def scaled(gradient, factor):
+    """A gradient (dense, IndexedSlices or None) times `factor`, in the gradient's dtype."""
+    if gradient is None:
+        return None
     if isinstance(gradient, tf.IndexedSlices):
-        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
-    return gradient * factor
+        values = gradient.values * tf.cast(factor, gradient.values.dtype)
+        return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
+    return gradient * tf.cast(factor, gradient.dtype)

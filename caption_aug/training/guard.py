@@ -62,16 +62,6 @@ class DynamicLossScale:
                                           tf.zeros_like(self.finite_steps)))
 
 
-def _divide(gradient, scale):
-    """A gradient (dense, IndexedSlices or None) divided by the loss scale."""
-    if gradient is None:
-        return None
-    if isinstance(gradient, tf.IndexedSlices):
-        values = gradient.values / tf.cast(scale, gradient.values.dtype)
-        return tf.IndexedSlices(values, gradient.indices, gradient.dense_shape)
-    return gradient / tf.cast(scale, gradient.dtype)
-
-
 class NonFiniteGuard:
     """Counts a stage's skipped steps (checkpointed with the stage) and applies only finite ones;
     under the `mixed_float16` policy (at construction) it also scales the loss."""
@@ -99,7 +89,7 @@ class NonFiniteGuard:
             return tape.gradient(loss, variables)
         scale = tf.cast(self.loss_scale.scale, loss.dtype)
         gradients = tape.gradient(loss, variables, output_gradients=scale)
-        return tf.nest.map_structure(lambda g: _divide(g, scale), gradients)
+        return tf.nest.map_structure(lambda g: distribute.scaled(g, 1.0 / scale), gradients)
 
     def apply(self, loss, gradients: Sequence, updates: Callable[[], None],
               on_skip: Optional[Callable[[], None]] = None) -> tf.Tensor:
