@@ -36,9 +36,9 @@ def pairs_per_second(config, vocabulary_size: int, batches: list, policy: str) -
         trainer.train_step(batch)
     start, pairs = time.perf_counter(), 0
     for batch in batches[3:]:
-        loss = trainer.train_step(batch)
+        figures = trainer.train_step(batch)
         pairs += int(batch["image_index"].shape[0])
-    float(loss)
+    float(figures["loss"])
     return pairs / (time.perf_counter() - start)
 
 

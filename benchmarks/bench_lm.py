@@ -33,10 +33,10 @@ def training_speed(config, lm_corpus, step, steps):
         step.train_step(batch)
     start, tokens, padded = time.perf_counter(), 0, 0
     for batch in batches[5:steps + 5]:
-        loss, _ = step.train_step(batch)
+        figures = step.train_step(batch)
         tokens += int(batch["padding_mask"].numpy().sum())
         padded += int(batch["padding_mask"].numpy().size)
-    float(loss)
+    float(figures["loss"])
     seconds = time.perf_counter() - start
     return {"steps": steps, "batch_size": config.pipeline.batch_size,
             "seconds": round(seconds, 3), "tokens_per_s": round(tokens / seconds, 1),

@@ -294,8 +294,8 @@ def _synthesize() -> ml_collections.ConfigDict:
 
 
 def _distribute() -> ml_collections.ConfigDict:
-    """tf.distribute (caption_aug/distribute.py): so far for `--mode=train_captioner` and
-    `--mode=train_lm` only."""
+    """tf.distribute (caption_aug/distribute.py): so far for `--mode=train_captioner`,
+    `--mode=train_lm` and `--mode=train_encoder` only."""
     return ml_collections.ConfigDict(dict(
         strategy="default",                  # "mirrored": one host's GPUs (else its logical CPUs)
         logical_cpu_devices=0))              # > 0: split the CPU into this many devices (tests)

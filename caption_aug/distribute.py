@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 # The stages whose steps run under a strategy of several replicas so far (see the README).
-DISTRIBUTED_MODES = ("train_captioner", "train_lm")
+DISTRIBUTED_MODES = ("train_captioner", "train_lm", "train_encoder")
 
 
 def split_cpu(logical_devices: int) -> None:
@@ -78,6 +78,23 @@ def global_mean(values):
     return tf.reduce_sum(values) / tf.maximum(global_sum(count), 1.0)
 
 
+def gather_batch(values):
+    """`values` (this replica's rows [B_r, ...]) as the global batch's [B, ...], in the order one
+    device sees them (`experimental_distribute_dataset` splits a batch in order); the gradient
+    of each row flows back to the replica that owns it (all-reduced: every replica's loss may
+    depend on every row). `values` itself with one replica."""
+    context = _several_replicas()
+    return values if context is None else context.all_gather(values, axis=0)
+
+
+def share_of_global(loss):
+    """A loss that every replica computes in full over `gather_batch`'s global batch, as this
+    replica's share: loss / replicas, so that the shares add up to it and, through the gather's
+    all-reduced gradient, each replica's gradient is the global loss's through its own rows.
+    `loss` itself with one replica."""
+    return loss if _several_replicas() is None else loss / replicas()
+
+
 def distribute_batches(dataset: tf.data.Dataset):
     """`dataset`'s global batches split across the current strategy's replicas (the dataset
     itself with one replica)."""
@@ -93,7 +110,10 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
     both over the replicas; returns (gradients, figures, apply), where `apply(gradients)` runs
     `apply_fn(gradients)` (optimiser updates, a synchronisation point) on every replica with the
     same global `gradients`. Keras' optimisers sum the gradients they get over the replicas, so
-    each replica passes them on divided by the number of replicas."""
+    replica 0 passes on the global gradients and every other replica zeros of their shape: the
+    optimisers then see one device's gradients exactly, sparse ones included (Keras' Adam squares
+    an IndexedSlices' rows one by one, so shares of 1/N of each repeated row would change its
+    second moments)."""
     strategy = tf.distribute.get_strategy()
     gradients, figures = tf.nest.map_structure(
         lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
@@ -104,7 +124,8 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
         if count == 1:
             return apply_fn(global_gradients)
         shares = strategy.experimental_distribute_values_from_function(
-            lambda _: [scaled(g, 1.0 / count) for g in global_gradients])
+            lambda context: [g if context.replica_id_in_sync_group == 0 else scaled(g, 0.0)
+                             for g in global_gradients])
         # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in
         # a cond branch)
         return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from caption_aug import distribute
 from caption_aug import precision
 
 IMAGE_BACKBONES = ("small_cnn", "MobileNetV2", "ResNet50", "EfficientNetB0")
@@ -53,7 +54,10 @@ def _image_features(backbone: str, image_size: int, weights: str) -> keras.Model
         x = inputs
         for filters in (32, 64, 128, 256):
             x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization(momentum=0.9)(x)  # short runs: statistics settle fast
+            # momentum 0.9: short runs, statistics settle fast; global-batch statistics under a
+            # strategy of several replicas
+            x = layers.BatchNormalization(
+                momentum=0.9, synchronized=distribute.synchronized_batch_norm())(x)
             x = layers.ReLU()(x)
         return keras.Model(inputs, layers.GlobalAveragePooling2D()(x), name="small_cnn")
     if backbone not in IMAGE_BACKBONES:

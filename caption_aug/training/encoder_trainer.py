@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
@@ -51,27 +52,38 @@ class EncoderStep:
                 "token_ids": tf.TensorSpec([None, max_tokens], tf.int32),
                 "padding_mask": tf.TensorSpec([None, max_tokens], tf.bool),
                 "image_index": tf.TensorSpec([None], tf.int32)}
-        self.train_step = tf.function(self.update, input_signature=[spec])
+        # a distributed batch has per-replica types: no signature under several replicas
+        self.train_step = tf.function(
+            self.update, input_signature=[spec] if distribute.replicas() == 1 else None)
 
     def checkpoint_objects(self) -> dict:
         return dict(encoder=self.encoder, optimizer=self.optimizer,
                     image_pretrained=self.image_pretrained, **self.guard.trackables())
 
-    def update(self, batch):
-        """One guarded step: a skipped one leaves batch-norm statistics untouched too."""
+    def update(self, batch) -> dict:
+        """One guarded step (`NonFiniteGuard.update`). Under a strategy each replica embeds its
+        share of `batch` and takes its share of the contrastive loss over the global batch's
+        embeddings (`distribute.gather_batch`): every caption competes with every image, as on
+        one device. A skipped step leaves batch-norm statistics untouched too. Returns whether
+        it was applied, the loss and the batch's pairs."""
         variables = self.encoder.trainable_variables
-        state = self.encoder.non_trainable_variables
-        before = guard_lib.snapshot(state)
-        with tf.GradientTape() as tape:
-            out = self.encoder({"image": batch["image"], "token_ids": batch["token_ids"],
-                                "padding_mask": batch["padding_mask"]}, training=True)
-            loss = sentence_encoder.contrastive_loss(
-                out["image_embedding"], out["text_embedding"], batch["image_index"],
-                self.temperature)
-        gradients = self.guard.gradients(tape, loss, variables)
-        self.guard.apply(loss, gradients, lambda: self.optimizer.apply(gradients, variables),
-                         lambda: guard_lib.restore(state, before))
-        return loss
+
+        def loss_fn(replica_batch):
+            out = self.encoder({"image": replica_batch["image"],
+                                "token_ids": replica_batch["token_ids"],
+                                "padding_mask": replica_batch["padding_mask"]}, training=True)
+            images, texts = distribute.gather_batch((out["image_embedding"],
+                                                     out["text_embedding"]))
+            loss = distribute.share_of_global(sentence_encoder.contrastive_loss(
+                images, texts, distribute.gather_batch(replica_batch["image_index"]),
+                self.temperature))
+            pairs = tf.cast(tf.shape(replica_batch["image_index"])[0], tf.float32)
+            return loss, {"loss": loss, "pairs": pairs}
+
+        applied, figures = self.guard.update(
+            loss_fn, (batch,), variables, self.encoder.non_trainable_variables,
+            lambda gradients: self.optimizer.apply(gradients, variables))
+        return {"applied": applied, **figures}
 
 
 def build_step(config, vocabulary_size: int) -> EncoderStep:
@@ -139,11 +151,13 @@ def train(config, workdir: str, data: prepare.PreparedData, datasets: pipelines.
     while position.epochs_done < enc.epochs:
         epoch = position.epochs_done
         start, pairs = time.time(), 0
-        for batch in position.rest_of_epoch(train_batches(config, datasets, epoch)):
-            loss = step.train_step(batch)
+        batches = position.rest_of_epoch(train_batches(config, datasets, epoch))
+        for batch in distribute.distribute_batches(batches):
+            figures = step.train_step(batch)
+            loss = float(figures["loss"])
             step.guard.check()
             position.batch_done()
-            pairs += int(batch["image_index"].shape[0])
+            pairs += int(figures["pairs"])
             iteration = position.steps_done
             meter.update(iteration)
             if iteration % enc.checkpoint_every_steps == 0:

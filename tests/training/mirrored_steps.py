@@ -1,8 +1,9 @@
 """Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
-before TensorFlow starts): two steps of a stage (captioner or LM) on one global batch, once on one
-device and once mirrored over the two; prints JSON of the largest differences between them.
+before TensorFlow starts): two steps of each named stage (captioner, LM, sentence encoder) on one
+global batch, once on one device and once mirrored over the two; prints one JSON line per stage
+of the largest differences between them.
 
-  python -m tests.training.mirrored_steps captioner|lm [float32|mixed_bfloat16]
+  python -m tests.training.mirrored_steps captioner|lm|encoder[,...] [float32|mixed_bfloat16]
 """
 
 import json
@@ -21,6 +22,7 @@ from caption_aug import config_schema  # noqa: E402
 from caption_aug.models import caption_lm  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
+from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config  # noqa: E402
 
@@ -51,13 +53,23 @@ def lm_batch(seed: int) -> dict:
             "padding_mask": mask, "caption_index": rng.permutation(CAPTIONS)[:BATCH].astype("int32")}
 
 
+def encoder_batch(seed: int) -> dict:
+    """Pairs whose images repeat across the two halves (several captions of one image), so
+    that the contrastive loss's matches cross replicas."""
+    rng = np.random.default_rng(seed)
+    mask = np.arange(LENGTH)[None, :] < LENGTHS[:, None]
+    return {"image": rng.normal(size=(BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32"),
+            "token_ids": np.where(mask, rng.integers(2, VOCAB, (BATCH, LENGTH)), 0).astype("int32"),
+            "padding_mask": mask, "image_index": np.array([0, 1, 2, 0, 3, 1], "int32")}
+
+
 def captioner_step():
-    """(step, its weights, its optimisers, batch maker): dropout off, so that no replica draws
-    masks of its own."""
+    """(step, model, its weights, its optimisers, batch maker): dropout off, so that no replica
+    draws masks of its own."""
     cfg = tiny_captioner_config(dropout=0.0, attention_supervision=1.0)
     model = build_captioner(cfg, VOCAB, IMAGE_SIZE)
     step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
-    return (step, step.encoder_variables + step.decoder_variables,
+    return (step, model, step.encoder_variables + step.decoder_variables,
             (step.encoder_optimizer, step.decoder_optimizer), captioner_batch)
 
 
@@ -70,10 +82,20 @@ def lm_step():
     weight_logits = tf.Variable(np.linspace(-2.0, 2.0, CAPTIONS, dtype="float32"),
                                 trainable=False)
     step = lm_trainer.LMStep(cfg, model, weight_logits, max_consecutive_skips=5)
-    return step, model.trainable_variables, (step.optimizer,), lm_batch
+    return step, model, model.trainable_variables, (step.optimizer,), lm_batch
 
 
-STAGES = {"captioner": captioner_step, "lm": lm_step}
+def encoder_step():
+    """The same for a tiny sentence encoder (small CNN with batch norm, GRU; no dropout)."""
+    config = config_schema.base_config()
+    config.encoder.update(dict(embedding_dim=16, token_embedding_dim=8, rnn_units=8))
+    config.pipeline.encoder_image_size = IMAGE_SIZE
+    config.data.max_caption_tokens = LENGTH
+    step = encoder_trainer.build_step(config, VOCAB)
+    return step, step.encoder, step.encoder.trainable_variables, (step.optimizer,), encoder_batch
+
+
+STAGES = {"captioner": captioner_step, "lm": lm_step, "encoder": encoder_step}
 
 
 def run_steps(strategy, stage: str) -> dict:
@@ -83,7 +105,7 @@ def run_steps(strategy, stage: str) -> dict:
     holds the same weights."""
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        step, weights, optimizers, make_batch = STAGES[stage]()
+        step, model, weights, optimizers, make_batch = STAGES[stage]()
         figures = []
         for seed in (1, 2):
             dataset = tf.data.Dataset.from_tensors(make_batch(seed))
@@ -94,9 +116,9 @@ def run_steps(strategy, stage: str) -> dict:
     velocities = [v for o in optimizers for v in o.variables if "velocity" in v.path]
     assert [v.shape for v in weights] == [m.shape for m in momentums] == [
         v.shape for v in velocities]
-    copies = [strategy.experimental_local_results(v.value) for v in step.model.variables]
+    copies = [strategy.experimental_local_results(v.value) for v in model.variables]
     return {"figures": figures,
-            "statistics": [v.numpy() for v in step.model.non_trainable_variables
+            "statistics": [v.numpy() for v in model.non_trainable_variables
                            if "moving" in v.path],
             "momentums": [v.numpy() for v in momentums],
             "velocities": [v.numpy() for v in velocities],
@@ -113,11 +135,11 @@ def largest_difference(a: list, b: list) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) / scale
 
 
-def main(stage: str, policy: str) -> None:
-    keras.config.set_dtype_policy(policy)
+def compare(stage: str, strategy) -> dict:
     one = run_steps(tf.distribute.get_strategy(), stage)
-    mirrored = run_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), stage)
-    print(json.dumps({
+    mirrored = run_steps(strategy, stage)
+    return {
+        "stage": stage,
         "replicas": mirrored["replicas"],
         "replicas_agree": mirrored["replicas_agree"],
         "applied": [f["applied"] for f in mirrored["figures"]],
@@ -126,7 +148,15 @@ def main(stage: str, policy: str) -> None:
         "momentums": largest_difference(one["momentums"], mirrored["momentums"]),
         "velocities": largest_difference(one["velocities"], mirrored["velocities"]),
         "statistics": largest_difference(one["statistics"], mirrored["statistics"]),
-        "figures": [one["figures"], mirrored["figures"]]}))
+        "figures": [one["figures"], mirrored["figures"]]}
+
+
+def main(stages: str, policy: str) -> None:
+    keras.config.set_dtype_policy(policy)
+    # one strategy for all stages: a second one's collectives fail in the same process
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    for stage in stages.split(","):
+        print(json.dumps(compare(stage, strategy)), flush=True)
 
 
 if __name__ == "__main__":

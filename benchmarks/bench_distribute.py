@@ -1,0 +1,100 @@
+"""tf.distribute's overhead here: training steps/s of the default config's (configs/shapes.py)
+captioner, LM and sentence-encoder steps under the default strategy (one device) and mirrored
+over 2 logical CPU devices, on the same global batches, in one process; prints figures and the
+mirrored / default ratio per stage, writes JSON. On one CPU no gain is expected (the replicas
+share its cores): the ratio measures what the strategy costs.
+
+  python benchmarks/bench_distribute.py [--steps=20] [--out=benchmarks/results/bench_distribute.json]
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from caption_aug import distribute  # noqa: E402
+
+distribute.split_cpu(2)   # before TensorFlow starts its devices
+
+import tensorflow as tf  # noqa: E402
+
+from caption_aug.data import pipelines  # noqa: E402
+from caption_aug.data import prepare  # noqa: E402
+from caption_aug.data.caption_shapes import grounding  # noqa: E402
+from caption_aug.models.captioner import build_captioner  # noqa: E402
+from caption_aug.training import captioner_trainer  # noqa: E402
+from caption_aug.training import encoder_trainer  # noqa: E402
+from caption_aug.training import lm_trainer  # noqa: E402
+from configs import shapes  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+
+_STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per stage and strategy (after 5 warm-up "
+                                           "steps that trace).")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/bench_distribute.json", "JSON output.")
+WARM_UP = 5
+
+
+def stages(config, workdir: str) -> dict:
+    """{stage: (build the step under the current strategy, its training batches)}, the batches
+    as the stage's trainer reads them (epoch 0)."""
+    prepared = prepare.prepare(config, workdir)
+    tokenizer = prepared.tokenizer
+    datasets = pipelines.Datasets(config, prepared.splits, tokenizer)
+    cfg = config.captioner
+    grounded = grounding.split_grounding(prepared.splits["train"], tokenizer, cfg.encoded_size,
+                                         config.data.max_caption_tokens)
+    lm_corpus = lm_trainer.load_corpus(config, workdir)
+
+    def captioner():
+        model = build_captioner(cfg, tokenizer.vocabulary_size,
+                                config.pipeline.captioner_image_size)
+        return captioner_trainer.CaptionerStep(cfg, model, config.max_consecutive_skips)
+
+    return {
+        "captioner": (captioner, captioner_trainer.train_batches(config, datasets, 0, grounded)),
+        "lm": (lambda: lm_trainer.build_step(config, lm_corpus),
+               lm_trainer.train_batches(config, lm_trainer.corpus_datasets(config, lm_corpus), 0)),
+        "encoder": (lambda: encoder_trainer.build_step(config, tokenizer.vocabulary_size),
+                    encoder_trainer.train_batches(config, datasets, 0)),
+    }
+
+
+def steps_per_second(strategy, build, dataset, steps: int) -> float:
+    """Steps/s of a step built under `strategy` over `steps` batches of `dataset`, read into
+    memory first (as the strategy splits them) so that only the steps are timed."""
+    with strategy.scope():
+        step = build()
+        batches = list(distribute.distribute_batches(dataset.take(WARM_UP + steps)))
+        for batch in batches[:WARM_UP]:
+            step.train_step(batch)
+        start = time.perf_counter()
+        for batch in batches[WARM_UP:]:
+            figures = step.train_step(batch)
+        float(figures["loss"])
+    return steps / (time.perf_counter() - start)
+
+
+def main(_):
+    config = shapes.get_config()
+    strategies = {"default": tf.distribute.get_strategy(),
+                  "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
+    results = {"steps": _STEPS.value, "batch_size": config.pipeline.batch_size,
+               "cpu_count": os.cpu_count(), "stages": {}}
+    with tempfile.TemporaryDirectory() as workdir:
+        for stage, (build, dataset) in stages(config, workdir).items():
+            rates = {name: steps_per_second(strategy, build, dataset, _STEPS.value)
+                     for name, strategy in strategies.items()}
+            results["stages"][stage] = {
+                **{f"{name}_steps_per_s": round(rate, 3) for name, rate in rates.items()},
+                "mirrored_over_default": round(rates["mirrored"] / rates["default"], 3)}
+            print(stage, json.dumps(results["stages"][stage]), flush=True)
+    results_file.write(_OUT.value, results)
+
+
+if __name__ == "__main__":
+    app.run(main)
