@@ -175,20 +175,31 @@ def beam_table(setting: dict) -> list:
 
 
 def architecture_rows(setting: dict) -> list:
+    """Per seed, the full arm's derived discriminator (each edge's strongest op) beside how far
+    softmax(B) has moved from uniform: a derived op whose weight barely leads is noise."""
     rows = []
     for seed, run in sorted(setting["seeds"].items()):
-        derived = run["arms"]["full"]["joint"]["architecture"]["derived"]
-        rows.append([seed, json.dumps(derived.get("architecture", derived))])
-    return _table(["seed", "derived discriminator (full arm, after the joint phase)"], rows)
+        architecture = run["arms"]["full"]["joint"]["architecture"]
+        derived = architecture["derived"]
+        softmax = np.asarray(architecture["softmax"], dtype=np.float64)
+        uniform = 1.0 / softmax.shape[-1]
+        rows.append([seed, json.dumps(derived.get("architecture", derived)),
+                     f"{softmax.max():.4f} (uniform {uniform:.4f})",
+                     f"{np.abs(softmax - uniform).max():.4f}"])
+    return _table(["seed", "derived discriminator (full arm, after the joint phase)",
+                   "largest softmax(B) weight", "largest distance of softmax(B) from uniform"], rows)
 
 
 def weight_extremes(setting: dict, rows: int = 5) -> list:
+    """The full arm's (first seed's) spread of a_i, and its highest and lowest captions."""
     run = next(iter(setting["seeds"].values()))
     weights = run["arms"]["full"]["joint"]["caption_weights"]
     out = []
     for end in ("highest", "lowest"):
         out += [[end, f"{r['weight']:.4f}", r["caption"]] for r in weights[end][:rows]]
-    return _table(["end", "a_i", "training caption"], out)
+    spread = (f"a_i after the joint phase: mean {weights['mean']:.4f}, std {weights['std']:.4f}, "
+              f"from {weights['min']:.4f} to {weights['max']:.4f}.")
+    return [spread, ""] + _table(["end", "a_i", "training caption"], out)
 
 
 def synthetic_examples(run_dir: str, count: int = 8) -> list:

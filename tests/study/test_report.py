@@ -21,8 +21,10 @@ def _test_metrics(bleu_4, all_true, novel=None):
 
 def _joint(auc=0.5):
     return {"caption_weights": {"highest": [{"weight": 0.95, "caption": "a red circle"}],
-                                "lowest": [{"weight": 0.2, "caption": "circle a red"}]},
-            "architecture": {"derived": {"architecture": [["sep_conv_3x3"]]}},
+                                "lowest": [{"weight": 0.2, "caption": "circle a red"}],
+                                "mean": 0.9, "std": 0.05, "min": 0.2, "max": 0.95},
+            "architecture": {"derived": {"architecture": [["sep_conv_3x3"]]},
+                             "softmax": [[0.3, 0.2, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]},
             "corrupted_captions": {"auc": auc, "auc_moved": auc, "moved": 10, "clean": 8,
                                    "corrupted": 2, "mean_weight_clean": 0.9,
                                    "mean_weight_corrupted": 0.8},
@@ -81,6 +83,9 @@ def test_report_has_every_setting_the_auc_and_the_novel_split(tmp_path):
                     "## Beam sizes", "sep_conv_3x3", "circle a red"):
         assert heading in text, heading
     assert "| full | 0.200 ± 0.000 | 0.500 ± 0.000 |" in text   # novel vs seen, full arm
+    # softmax(B) against uniform, a_i's spread
+    assert "| 0.3000 (uniform 0.2500) | 0.0500 |" in text
+    assert "mean 0.9000, std 0.0500, from 0.2000 to 0.9500" in text
     rows = [line for line in text.splitlines() if line.startswith(("| warm-up", "| full |"))]
     assert rows[0].endswith("| 1 |") and rows[1].endswith("| 5 |")   # mean seconds of work
     assert (tmp_path / "figures" / "differences.png").stat().st_size > 1000
