@@ -4,7 +4,8 @@ over 2 logical CPU devices, on the same global batches, in one process; prints f
 mirrored / default ratio per stage, writes JSON. On one CPU no gain is expected (the replicas
 share its cores): the ratio measures what the strategy costs.
 
-  python benchmarks/bench_distribute.py [--steps=20] [--out=benchmarks/results/bench_distribute.json]
+  python benchmarks/bench_distribute.py [--steps=20]
+      [--out=benchmarks/results/bench_distribute.json]
 """
 
 import json

@@ -187,7 +187,8 @@ def architecture_rows(setting: dict) -> list:
                      f"{softmax.max():.4f} (uniform {uniform:.4f})",
                      f"{np.abs(softmax - uniform).max():.4f}"])
     return _table(["seed", "derived discriminator (full arm, after the joint phase)",
-                   "largest softmax(B) weight", "largest distance of softmax(B) from uniform"], rows)
+                   "largest softmax(B) weight", "largest distance of softmax(B) from uniform"],
+                  rows)
 
 
 def weight_extremes(setting: dict, rows: int = 5) -> list:
