@@ -60,28 +60,31 @@ def test_train_captioner_runs_mirrored_in_bfloat16_and_resumes(tmp_path):
         assert all(0 < entry[part]["loss"] < 100 for part in ("train", "validation")), entry
 
 
+def _train_mirrored_then_resume(tmp_path, stage: str) -> dict:
+    """`--mode=train_<stage>` mirrored for one epoch, then rerun for two: the rerun resumes after
+    the first. Returns the stage's metrics.json."""
+    for epochs in (1, 2):
+        result = train_main(tmp_path, f"--mode=train_{stage}", *MIRRORED,
+                            f"--config.{stage}.epochs={epochs}")
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{stage} epoch 1 done" not in result.stderr
+    assert f"{stage} epoch 2 done" in result.stderr
+    metrics = json.loads((tmp_path / stage / "metrics.json").read_text())
+    assert metrics["epochs"] == 2, metrics
+    return metrics
+
+
 @pytest.mark.slow
 def test_train_lm_runs_mirrored_and_resumes(tmp_path):
-    first = train_main(tmp_path, "--mode=train_lm", *MIRRORED, "--config.lm.epochs=1")
-    assert first.returncode == 0, first.stderr[-3000:]
-    again = train_main(tmp_path, "--mode=train_lm", *MIRRORED, "--config.lm.epochs=2")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "lm epoch 1 done" not in again.stderr and "lm epoch 2 done" in again.stderr
-    metrics = json.loads((tmp_path / "lm" / "metrics.json").read_text())
-    assert metrics["epochs"] == 2 and 1 < metrics["validation_perplexity"] < 1000, metrics
+    metrics = _train_mirrored_then_resume(tmp_path, "lm")
+    assert 1 < metrics["validation_perplexity"] < 1000, metrics
     assert (tmp_path / "lm" / "preset").is_dir()
 
 
 @pytest.mark.slow
 def test_train_encoder_runs_mirrored_and_resumes(tmp_path):
-    first = train_main(tmp_path, "--mode=train_encoder", *MIRRORED, "--config.encoder.epochs=1")
-    assert first.returncode == 0, first.stderr[-3000:]
-    again = train_main(tmp_path, "--mode=train_encoder", *MIRRORED, "--config.encoder.epochs=2")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "encoder epoch 1 done" not in again.stderr and "encoder epoch 2 done" in again.stderr
-    metrics = json.loads((tmp_path / "encoder" / "metrics.json").read_text())
-    assert metrics["epochs"] == 2 and metrics["skipped_steps"] == 0, metrics
-    assert 0 <= metrics["image_to_text_r1"] <= 1, metrics
+    metrics = _train_mirrored_then_resume(tmp_path, "encoder")
+    assert metrics["skipped_steps"] == 0 and 0 <= metrics["image_to_text_r1"] <= 1, metrics
 
 
 def test_a_mode_not_yet_distributed_refuses_the_mirrored_strategy_in_one_line(tmp_path):
