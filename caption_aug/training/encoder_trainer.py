@@ -154,7 +154,6 @@ def train(config, workdir: str, data: prepare.PreparedData, datasets: pipelines.
         batches = position.rest_of_epoch(train_batches(config, datasets, epoch))
         for batch in distribute.distribute_batches(batches):
             figures = step.train_step(batch)
-            loss = float(figures["loss"])
             step.guard.check()
             position.batch_done()
             pairs += int(figures["pairs"])
@@ -163,7 +162,7 @@ def train(config, workdir: str, data: prepare.PreparedData, datasets: pipelines.
             if iteration % enc.checkpoint_every_steps == 0:
                 checkpointer.save()
             if iteration % enc.log_every_steps == 0:
-                rate = pairs / (time.time() - start)
+                rate, loss = pairs / (time.time() - start), float(figures["loss"])
                 logging.info("encoder epoch %d step %d: loss %.4f, %.0f pairs/s", epoch + 1,
                              iteration, loss, rate)
                 summaries.write_scalars(writer, {

@@ -50,7 +50,8 @@ def lm_batch(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     mask = np.arange(LENGTH)[None, :] < LENGTHS[:, None]
     return {"token_ids": np.where(mask, rng.integers(2, VOCAB, (BATCH, LENGTH)), 0).astype("int32"),
-            "padding_mask": mask, "caption_index": rng.permutation(CAPTIONS)[:BATCH].astype("int32")}
+            "padding_mask": mask,
+            "caption_index": rng.permutation(CAPTIONS)[:BATCH].astype("int32")}
 
 
 def encoder_batch(seed: int) -> dict:

@@ -3,8 +3,8 @@ differ with the noise: a short run on real caption_shapes data, scored by the at
 classifier against chance and by the diversity ratio.
 
 One seed, as a regression check of the recipe (a seed costs about 6 minutes alone on 2 cores,
-8 beside the suite's other worker). Until 2026-12-06 this test ran seeds 0 and 1: colour 0.626 / 0.544 against chance 0.190
-when the bar was set; seed 0 alone scored 0.649 on 2026-12-06."""
+8 beside the suite's other worker). Until 2026-12-06 this test ran seeds 0 and 1: colour 0.626 /
+0.544 against chance 0.190 when the bar was set; seed 0 alone scored 0.649 on 2026-12-06."""
 
 import pytest
 
