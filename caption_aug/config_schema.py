@@ -271,6 +271,9 @@ def _joint() -> ml_collections.ConfigDict:
         iterations=20,                       # joint iterations after the stages' warm-up
         synthetic_weight=0.5,                # lambda: weight of the synthetic captioner loss
         real_weight=1.0,                     # weight of the real captioner loss (0: synthetic only)
+        captioner_lr=0.0,                    # the captioner's Adam rate (encoder, decoder) here, in
+                                             # the control arm and the virtual step (0: its own
+                                             # captioner.encoder_lr / decoder_lr)
         synthetic_batch_size=16,             # synthetic pairs drawn per iteration
         hypergradient="finite_difference",   # finite_difference | exact (nested tapes, small
                                            # models) | first_order (v at W, no virtual step)
@@ -320,6 +323,18 @@ def _study() -> ml_collections.ConfigDict:
 # Show-Attend-Tell's decoder as the paper has it: the default's four caption_shapes options off.
 PAPER_DECODER = {"attention_supervision": 0.0, "position_channels": False,
                  "relation_head": False, "deep_output": False}
+
+
+def joint_captioner(config) -> ml_collections.ConfigDict:
+    """The captioner's settings where the joint phase and the control arm continue it from its
+    warm-up: its rates replaced by `joint.captioner_lr` when that is set (a frozen encoder, rate 0,
+    stays frozen)."""
+    captioner = config.captioner.copy_and_resolve_references()
+    rate = config.joint.captioner_lr
+    if rate:
+        captioner.decoder_lr = rate
+        captioner.encoder_lr = rate if captioner.encoder_lr else 0.0
+    return captioner
 
 
 def scene_free_captioner(captioner: ml_collections.ConfigDict) -> None:
@@ -566,6 +581,8 @@ def _check_joint(config) -> None:
              "> 0")
     _require(joint.synthetic_weight >= 0, "joint.synthetic_weight", joint.synthetic_weight, ">= 0")
     _require(joint.real_weight >= 0, "joint.real_weight", joint.real_weight, ">= 0")
+    _require(joint.captioner_lr >= 0, "joint.captioner_lr", joint.captioner_lr,
+             ">= 0 (0: the captioner's own rates)")
     _require(joint.real_weight + joint.synthetic_weight > 0, "joint.synthetic_weight",
              joint.synthetic_weight, "> 0 when joint.real_weight is 0 (the captioner needs a loss)")
     _require(joint.architecture_weight_decay >= 0, "joint.architecture_weight_decay",

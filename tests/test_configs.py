@@ -101,6 +101,7 @@ def _with(key: str, value):
     ("captioner.attention_supervision", -1.0, ">= 0"),
     ("captioner.attention_coverage", 1, "a bool"),
     ("captioner.decoder", "gru", "one of ('lstm_attention', 'transformer')"),
+    ("joint.captioner_lr", -1e-4, ">= 0 (0: the captioner's own rates)"),
     ("captioner.transformer.hidden_dim", 30, "a multiple of captioner.transformer.num_heads (4)"),
 ])
 def test_a_bad_value_fails_naming_the_key_and_what_was_expected(key, value, expected):
@@ -190,3 +191,15 @@ def test_command_line_overrides_are_type_checked():
                       ("--config.captioner.small_cnn_filters=abc", "captioner.small_cnn_filters")]:
         with pytest.raises(ValueError, match=re.escape(f"config key {key}=")):
             config_schema.validate(_parsed(flag))
+
+
+def test_the_joint_captioner_takes_joint_captioner_lr_when_set_and_keeps_a_frozen_encoder():
+    config = config_schema.base_config()
+    config.captioner.update(dict(encoder_lr=4e-4, decoder_lr=5e-4))
+    assert (config_schema.joint_captioner(config).encoder_lr,
+            config_schema.joint_captioner(config).decoder_lr) == (4e-4, 5e-4)
+    config.joint.captioner_lr = 1e-4
+    joint = config_schema.joint_captioner(config)
+    assert (joint.encoder_lr, joint.decoder_lr, config.captioner.decoder_lr) == (1e-4, 1e-4, 5e-4)
+    config.captioner.encoder_lr = 0.0
+    assert config_schema.joint_captioner(config).encoder_lr == 0.0

@@ -285,7 +285,9 @@ def stage_lengths(workdir: str) -> list:
     captioner, study = config["captioner"], config["study"]
     return [f"Stages: captioner {captioner['epochs']} epochs at learning rate "
             f"{captioner['decoder_lr']:g} after {captioner['pretrain_steps']} + "
-            f"{captioner['pretrain_object_steps']} encoder pretraining steps; LM "
+            f"{captioner['pretrain_object_steps']} encoder pretraining steps, continued at "
+            f"{config['joint'].get('captioner_lr') or captioner['decoder_lr']:g} in the joint "
+            f"phase and the control; LM "
             f"{config['lm']['epochs']} epochs; GAN {config['gan']['iterations']} iterations; joint "
             f"phase {config['joint']['iterations']} iterations (corrupted setting: "
             f"{study['corrupted_joint_iterations']}); {config['data']['caption_shapes']['test_size']}"

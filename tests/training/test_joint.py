@@ -22,6 +22,7 @@ from caption_aug.data.readers import coco as coco_reader
 from caption_aug.evaluation import report
 from caption_aug.models.captioner import build_captioner
 from caption_aug.study import plan
+from caption_aug.training.joint import control
 from caption_aug.training.joint import hypergradient
 from caption_aug.training.joint import step as joint_step
 from caption_aug.training.joint import synthesize
@@ -183,6 +184,29 @@ def test_a_plain_augmentation_iteration_changes_only_the_captioner(all_run, tmp_
                             for name in joint_step.LENGTH_BUCKETED}}
     assert np.isfinite(float(run.step(longer, False)["captioner/real_loss"]))
     assert run.step._compiled[False].experimental_get_tracing_count() == 1
+
+
+def test_joint_captioner_lr_is_the_rate_of_the_joint_captioner_its_virtual_step_and_control(
+        all_run, tmp_path):
+    """`joint.captioner_lr` replaces the captioner's rates where the joint phase and the control
+    continue it: at 1e-9 the control's 2 x `joint.iterations` Adam steps leave the warm-up
+    captioner within 1e-6 (at its own rates they move it: the test above)."""
+    workdir = _copy(all_run[0], tmp_path)
+    for stage in (layout.JOINT, layout.CONTROL):   # their checkpoints hold the rates they ran at
+        shutil.rmtree(workdir / stage)
+    config = _config(captioner_lr=1e-9)
+    prepared = prepare_lib.prepare(config, str(workdir))
+    step = joint_trainer.build_run(config, str(workdir), prepared).step
+    assert step.rates.captioner_lr == 1e-9
+    for optimizer in (step.captioner_step.encoder_optimizer,
+                      step.captioner_step.decoder_optimizer):
+        assert float(optimizer.learning_rate) == pytest.approx(1e-9)
+    model, _ = control.train(config, str(workdir), prepared)
+    warm = trained.load_trained_captioner(config, str(workdir),
+                                          prepared.tokenizer.vocabulary_size)
+    largest = max(np.abs(w - c).max() for w, c in zip(_values(warm.trainable_variables),
+                                                        _values(model.trainable_variables)))
+    assert 0 < largest < 1e-6
 
 
 def test_study_runs_every_arm_over_the_schedules_warm_up_and_reports(all_run, tmp_path):

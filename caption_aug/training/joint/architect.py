@@ -6,6 +6,7 @@ switches that freeze A or B."""
 import keras
 import tensorflow as tf
 
+from caption_aug import config_schema
 from caption_aug.training import guard as guard_lib
 from caption_aug.training.joint import hypergradient
 
@@ -26,7 +27,8 @@ class Architect:
         self.weight_logits = weight_logits
         self.arch_weights = arch_weights
         self.rates = hypergradient.Rates(
-            captioner_lr=config.captioner.decoder_lr, lm_lr=config.lm.learning_rate,
+            captioner_lr=config_schema.joint_captioner(config).decoder_lr,
+            lm_lr=config.lm.learning_rate,
             generator_lr=config.gan.generator_lr, synthetic_weight=joint.synthetic_weight,
             real_weight=joint.real_weight)
         self.caption_weights_optimizer = keras.optimizers.Adam(
@@ -39,7 +41,7 @@ class Architect:
         self.guard = guard_lib.NonFiniteGuard(  # its virtual steps use the stage rates
             "joint_hypergradient", config.max_consecutive_skips,
             "joint.epsilon_scale or the virtual steps' rates "
-            "(captioner.decoder_lr, lm.learning_rate, gan.generator_lr)")
+            "(joint.captioner_lr or captioner.decoder_lr, lm.learning_rate, gan.generator_lr)")
 
     def hypergradients(self, problem: hypergradient.Problem, W, G, E, A, B
                        ) -> hypergradient.Hypergradients:

@@ -1,9 +1,9 @@
 """The real-only control arm of `--mode=all`: what the captioner gets without synthetic pairs.
 
-From the same warm-up checkpoint as the joint phase, with fresh optimisers of the same settings,
-the captioner takes exactly as many updates as the joint phase gave it (one per joint iteration),
-on the same real batches (`joint_trainer.real_stream`), with no synthetic loss. Comparing its test
-figures with the joint captioner's shows what the synthetic pairs, A and B did, at equal updates.
+From the same warm-up checkpoint as the joint phase, with fresh optimisers of the same settings
+(`config_schema.joint_captioner`), the captioner takes exactly as many updates as the joint phase
+gave it (one per joint iteration), on the same real batches (`joint_trainer.real_stream`), with no
+synthetic loss. Comparing its test figures with the joint captioner's shows what the synthetic pairs, A and B did, at equal updates.
 Checkpointed under `WORKDIR/captioner_control/checkpoints` (resumes step-exactly).
 """
 
@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import config_schema
 from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.evaluation import captioner_eval
@@ -29,7 +30,7 @@ def train(config, workdir: str, prepared):
     """Trains (or resumes) the control captioner to `joint.iterations` updates; (model, metrics)."""
     keras.utils.set_random_seed(config.seed)
     model = trained.load_trained_captioner(config, workdir, prepared.tokenizer.vocabulary_size)
-    trainer = captioner_trainer.CaptionerStep(config.captioner, model,
+    trainer = captioner_trainer.CaptionerStep(config_schema.joint_captioner(config), model,
                                               config.max_consecutive_skips, name=STAGE)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE),

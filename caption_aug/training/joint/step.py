@@ -12,6 +12,7 @@ import functools
 
 import tensorflow as tf
 
+from caption_aug import config_schema
 from caption_aug import precision
 from caption_aug.models.stateless import model_state
 from caption_aug.training import captioner_trainer
@@ -54,8 +55,8 @@ class JointStep:
         limit = config.max_consecutive_skips
         self.lm_step = lm_trainer.LMStep(config.lm, models.lm, weight_logits, limit,
                                          name="joint_lm")
-        self.captioner_step = captioner_trainer.CaptionerStep(config.captioner, models.captioner,
-                                                              limit, name="joint_captioner")
+        self.captioner_step = captioner_trainer.CaptionerStep(
+            config_schema.joint_captioner(config), models.captioner, limit, name="joint_captioner")
         self.architect = architect_lib.Architect(config, weight_logits,
                                                  models.discriminator.arch_weights)
         self.settings = joint_problem.ProblemSettings(
