@@ -3,8 +3,9 @@
 From the same warm-up checkpoint as the joint phase, with fresh optimisers of the same settings
 (`config_schema.joint_captioner`), the captioner takes exactly as many updates as the joint phase
 gave it (one per joint iteration), on the same real batches (`joint_trainer.real_stream`), with no
-synthetic loss. Comparing its test figures with the joint captioner's shows what the synthetic pairs, A and B did, at equal updates.
-Checkpointed under `WORKDIR/captioner_control/checkpoints` (resumes step-exactly).
+synthetic loss. Comparing its test figures with the joint captioner's shows what the synthetic
+pairs, A and B did, at equal updates. Checkpointed under `WORKDIR/captioner_control/checkpoints`
+(resumes step-exactly).
 """
 
 import os
