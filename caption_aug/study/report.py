@@ -43,8 +43,12 @@ def paired_interval(differences) -> tuple:
 
 
 def verdict(mean: float, half_width: float) -> str:
+    """The reading of a paired interval. Every seed giving the same difference (a few images of
+    a quantised share, say) leaves the t interval no width: that is no evidence of an effect."""
     if not np.isfinite(half_width):
         return "one seed: no interval"
+    if half_width < 1e-9:
+        return "the same in every seed: no spread, no test"
     if mean - half_width > 0:
         return "higher than the control"
     if mean + half_width < 0:

@@ -51,6 +51,8 @@ def test_paired_interval_uses_students_t_and_verdict_needs_the_interval_off_zero
     assert report.verdict(0.02, 0.01) == "higher than the control"
     assert report.verdict(-0.02, 0.01) == "lower than the control"
     assert report.verdict(0.02, 0.03) == "no clear difference"
+    mean, half = report.paired_interval([2 / 150 + 0.08 - 0.08, 2 / 150, 0.1 - (0.1 - 2 / 150)])
+    assert report.verdict(mean, half) == "the same in every seed: no spread, no test"
     assert report.t_quantile(12) == report.T_975[10]   # rounded down to a listed df: wider
 
 
