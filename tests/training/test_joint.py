@@ -189,8 +189,8 @@ def test_a_plain_augmentation_iteration_changes_only_the_captioner(all_run, tmp_
 def test_joint_captioner_lr_is_the_rate_of_the_joint_captioner_its_virtual_step_and_control(
         all_run, tmp_path):
     """`joint.captioner_lr` replaces the captioner's rates where the joint phase and the control
-    continue it: at 1e-9 the control's 2 x `joint.iterations` Adam steps leave the warm-up
-    captioner within 1e-6 (at its own rates they move it: the test above)."""
+    continue it: at 1e-9 the control's `joint.iterations` Adam updates leave the warm-up captioner
+    within 1e-6 (at its own rates they move it: test_control_arm_takes_the_joint_phases_...)."""
     workdir = _copy(all_run[0], tmp_path)
     for stage in (layout.JOINT, layout.CONTROL):   # their checkpoints hold the rates they ran at
         shutil.rmtree(workdir / stage)
