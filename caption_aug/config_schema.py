@@ -283,7 +283,7 @@ def _joint() -> ml_collections.ConfigDict:
         update_architecture=True,            # B (ablation: False freezes it)
         update_lm_and_gan=True,              # False: the LM and GAN stay as warmed up (with A and
                                              # B frozen: plain augmentation)
-        caption_weights_lr=1e-2,             # Adam on A (scale-free: only the direction counts)
+        caption_weights_lr=1e-2,             # SGD on A's batch-normalised hypergradient
         architecture_lr=3e-4,                # Adam on B, DARTS' settings
         architecture_weight_decay=1e-3,
         jit_compile=False,                   # XLA for the joint step

@@ -10,16 +10,26 @@ from caption_aug import config_schema
 from caption_aug.training import guard as guard_lib
 from caption_aug.training.joint import hypergradient
 
-# Adam's epsilon for A and B: hypergradients carry the product of the virtual learning rates
-# (about 1e-7 at the default rates), far below Adam's usual 1e-7 epsilon; with this one Adam
-# steps by the direction alone.
+# Adam's epsilon for B: hypergradients carry the product of the virtual learning rates (about 1e-7
+# at the default rates), far below Adam's usual 1e-7 epsilon; with this one Adam steps by the
+# direction alone.
 HYPER_EPSILON = 1e-30
+
+
+def batch_normalised(gradient: tf.Tensor) -> tf.Tensor:
+    """A's hypergradient divided by its root mean square over the captions it touches (the
+    iteration's LM batch; zero stays zero): scale-free, as the virtual rates' product (~1e-7) asks,
+    but each a_i's step keeps its size relative to its batch's. Adam, per coordinate, kept only the
+    sign of an a_i's one or two hypergradients, so a_i ranked captions by when they were seen."""
+    touched = tf.reduce_sum(tf.cast(tf.not_equal(gradient, 0.0), gradient.dtype))
+    mean_square = tf.reduce_sum(tf.square(gradient)) / tf.maximum(touched, 1.0)
+    return tf.math.divide_no_nan(gradient, tf.sqrt(mean_square))
 
 
 class Architect:
     """`hypergradients(problem, W, G, E, A, B)` then, after the iteration's stage updates,
-    `update(grads)`: A <- A - Adam(dL_val/dA), B <- B - Adam(dL_val/dB), each unless frozen
-    (`joint.update_caption_weights`, `joint.update_architecture`)."""
+    `update(grads)`: A <- A - lr batch_normalised(dL_val/dA), B <- B - Adam(dL_val/dB), each
+    unless frozen (`joint.update_caption_weights`, `joint.update_architecture`)."""
 
     def __init__(self, config, weight_logits, arch_weights):
         joint = config.joint
@@ -31,8 +41,8 @@ class Architect:
             lm_lr=config.lm.learning_rate,
             generator_lr=config.gan.generator_lr, synthetic_weight=joint.synthetic_weight,
             real_weight=joint.real_weight)
-        self.caption_weights_optimizer = keras.optimizers.Adam(
-            joint.caption_weights_lr, epsilon=HYPER_EPSILON, name="caption_weights_adam")
+        self.caption_weights_optimizer = keras.optimizers.SGD(
+            joint.caption_weights_lr, name="caption_weights_sgd")
         self.architecture_optimizer = keras.optimizers.Adam(
             joint.architecture_lr, beta_1=0.5, beta_2=0.999, epsilon=HYPER_EPSILON,
             weight_decay=joint.architecture_weight_decay or None, name="architecture_adam")
@@ -62,6 +72,7 @@ class Architect:
 
     def _apply(self, grads) -> None:
         if self.joint.update_caption_weights:
-            self.caption_weights_optimizer.apply([grads.a], [self.weight_logits])
+            self.caption_weights_optimizer.apply([batch_normalised(grads.a)],
+                                                 [self.weight_logits])
         if self.joint.update_architecture:
             self.architecture_optimizer.apply([grads.b], [self.arch_weights])
