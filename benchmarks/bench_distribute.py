@@ -1,5 +1,7 @@
 """tf.distribute's overhead here: training steps/s of the default config's (configs/shapes.py)
-captioner, LM and sentence-encoder steps under the default strategy (one device) and mirrored
+captioner, LM, sentence-encoder and GAN steps (a GAN step: one discriminator and one generator
+update, conditioned on an untrained sentence encoder: the cost does not depend on its weights)
+under the default strategy (one device) and mirrored
 over 2 logical CPU devices, on the same global batches, in one process; prints figures and the
 mirrored / default ratio per stage, writes JSON. On one CPU no gain is expected (the replicas
 share its cores): the ratio measures what the strategy costs.
@@ -28,8 +30,11 @@ from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.data.caption_shapes import grounding  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
+from caption_aug.models.stage2gan import conditioning as conditioning_lib  # noqa: E402
+from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
+from caption_aug.training import gan_trainer  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from configs import shapes  # noqa: E402
 import results_file  # noqa: E402  (benchmarks/, the script's own folder)
@@ -56,12 +61,22 @@ def stages(config, workdir: str) -> dict:
                                 config.pipeline.captioner_image_size)
         return captioner_trainer.CaptionerStep(cfg, model, config.max_consecutive_skips)
 
+    def gan():
+        encoder = encoder_trainer.build_step(config, tokenizer.vocabulary_size).encoder
+        conditioning = conditioning_lib.EncoderConditioning(
+            encoder, config.pipeline.encoder_image_size, config.encoder.image_normalization)
+        models = gan_factory.build_models(config.gan, config.pipeline.gan_image_size,
+                                          tokenizer.vocabulary_size, config.seed,
+                                          conditioning=conditioning)
+        return gan_trainer.GanStep(config.gan, models, config.seed, config.max_consecutive_skips)
+
     return {
         "captioner": (captioner, captioner_trainer.train_batches(config, datasets, 0, grounded)),
         "lm": (lambda: lm_trainer.build_step(config, lm_corpus),
                lm_trainer.train_batches(config, lm_trainer.corpus_datasets(config, lm_corpus), 0)),
         "encoder": (lambda: encoder_trainer.build_step(config, tokenizer.vocabulary_size),
                     encoder_trainer.train_batches(config, datasets, 0)),
+        "gan": (gan, gan_trainer.training_batches(config, datasets)),
     }
 
 
@@ -76,7 +91,7 @@ def steps_per_second(strategy, build, dataset, steps: int) -> float:
         start = time.perf_counter()
         for batch in batches[WARM_UP:]:
             figures = step.train_step(batch)
-        float(figures["loss"])
+        float(figures["applied"])  # waits for the last step
     return steps / (time.perf_counter() - start)
 
 
@@ -85,6 +100,7 @@ def main(_):
     strategies = {"default": tf.distribute.get_strategy(),
                   "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
     results = {"steps": _STEPS.value, "batch_size": config.pipeline.batch_size,
+               "gan_batch_size": config.gan.batch_size,
                "cpu_count": os.cpu_count(), "stages": {}}
     with tempfile.TemporaryDirectory() as workdir:
         for stage, (build, dataset) in stages(config, workdir).items():

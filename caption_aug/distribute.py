@@ -5,17 +5,18 @@ batch's loss and the gradients of that share (`Strategy.run`); the shares are su
 cross-replica context, where the non-finite guard decides once and the optimisers apply the one
 global gradient on every replica. Losses divide by global counts (`global_sum`), so the shares add
 up to the loss one device computes on the whole batch, and batch norm built under a strategy of
-several replicas takes its statistics over the global batch (`synchronized_batch_norm`). Under
+several replicas takes its statistics over the global batch (`batch_normalization`). Under
 the default strategy (one device) every function here reduces to the plain single-device step.
 """
 
 from typing import Callable, Sequence
 
+import keras
 import tensorflow as tf
 from absl import logging
 
 # The stages whose steps run under a strategy of several replicas so far (see the README).
-DISTRIBUTED_MODES = ("train_captioner", "train_lm", "train_encoder")
+DISTRIBUTED_MODES = ("train_captioner", "train_lm", "train_encoder", "train_gan")
 
 
 def split_cpu(logical_devices: int) -> None:
@@ -47,11 +48,11 @@ def replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def synchronized_batch_norm() -> bool:
-    """Whether batch norm built now must take its statistics over the global batch (Keras'
-    `synchronized=True`): under a strategy of several replicas. With one replica the plain layer
-    keeps its own arithmetic."""
-    return replicas() > 1
+def batch_normalization(**kwargs) -> keras.layers.BatchNormalization:
+    """Keras' BatchNormalization layer (`kwargs` as its own), taking its statistics over the
+    global batch (`synchronized=True`) when built under a strategy of several replicas; with one
+    replica the plain layer keeps its own arithmetic."""
+    return keras.layers.BatchNormalization(synchronized=replicas() > 1, **kwargs)
 
 
 def _several_replicas():
@@ -85,6 +86,29 @@ def gather_batch(values):
     depend on every row). `values` itself with one replica."""
     context = _several_replicas()
     return values if context is None else context.all_gather(values, axis=0)
+
+
+def replica_rows(values, like):
+    """This replica's rows of `values`, a tensor over the global batch [B, ...] (noise drawn once
+    for the whole batch): as many rows as `like`, this replica's share of the batch, has, at its
+    place in the global batch (`gather_batch`'s inverse). `values` itself with one replica."""
+    context = _several_replicas()
+    if context is None:
+        return values
+    rows = tf.shape(like)[0]
+    counts = context.all_gather(rows[None], axis=0)
+    start = tf.reduce_sum(counts[:context.replica_id_in_sync_group])
+    return values[start:start + rows]
+
+
+def whole_batch(batch):
+    """In the cross-replica context, a distributed batch as the global batch (its replicas'
+    shares concatenated in order); `batch` itself with one replica."""
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return batch
+    return tf.nest.map_structure(
+        lambda shares: tf.concat(strategy.experimental_local_results(shares), axis=0), batch)
 
 
 def share_of_global(loss):

@@ -56,8 +56,7 @@ def _image_features(backbone: str, image_size: int, weights: str) -> keras.Model
             x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
             # momentum 0.9: short runs, statistics settle fast; global-batch statistics under a
             # strategy of several replicas
-            x = layers.BatchNormalization(
-                momentum=0.9, synchronized=distribute.synchronized_batch_norm())(x)
+            x = distribute.batch_normalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
         return keras.Model(inputs, layers.GlobalAveragePooling2D()(x), name="small_cnn")
     if backbone not in IMAGE_BACKBONES:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
@@ -82,6 +83,10 @@ class GanStep:
         return dict(**trained, noise=self.noise, iteration=self.iteration,
                     **self.guard.trackables())
 
+    @property
+    def iterations_done(self) -> int:
+        return int(self.iteration.numpy())  # int() of a mirrored variable fails
+
     def _sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise.normal([batch_size, self.config.noise_dim])
 
@@ -104,34 +109,54 @@ class GanStep:
         return logits, (state[0], non_trainable)
 
     def _discriminator_step(self, batch):
-        """One discriminator (and caption-embedding) update on real/right, real/wrong, fake/right."""
+        """One discriminator (and caption-embedding) update on real/right, real/wrong, fake/right
+        (on every replica with its share of `batch` under a strategy; the noise is drawn once
+        for the global batch, so that any number of replicas draws the images one device does)."""
         cond, gen, disc = self.models.conditioning, self.models.generator, self.models.discriminator
         cond_vars = cond.trainable_variables
-        d_state = model_state(disc)
-        g_state = model_state(gen)
-        with tf.GradientTape() as tape:
-            tape.watch(d_state[0])
-            right = cond.embed(batch["token_ids"], batch["padding_mask"])
-            wrong = cond.embed(batch["wrong_token_ids"], batch["wrong_padding_mask"])
-            fake, _ = self._generate(tf.stop_gradient(right), g_state)
-            logits, d_state = self._discriminate(
-                tf.concat([batch["image"], batch["image"], fake], axis=0),
-                tf.concat([right, wrong, right], axis=0), d_state)
-            real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
-            loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits,
-                                             self.config.loss)
-        d_grads, cond_grads = self.guard.gradients(tape, loss, (d_state[0], cond_vars))
+        noise = self._sample_noise(self._global_batch_size(batch))
 
-        def apply():
-            self.discriminator_optimizer.apply(d_grads, disc.trainable_variables)
+        def replica_step(replica_batch):
+            d_state = model_state(disc)
+            with tf.GradientTape() as tape:
+                tape.watch(d_state[0])
+                right = cond.embed(replica_batch["token_ids"], replica_batch["padding_mask"])
+                wrong = cond.embed(replica_batch["wrong_token_ids"],
+                                   replica_batch["wrong_padding_mask"])
+                fake, _ = self._generate(tf.stop_gradient(right), model_state(gen),
+                                         distribute.replica_rows(noise, right))
+                logits, d_state = self._discriminate(
+                    tf.concat([replica_batch["image"], replica_batch["image"], fake], axis=0),
+                    tf.concat([right, wrong, right], axis=0), d_state)
+                real_logits, wrong_logits, fake_logits = tf.split(logits, 3)
+                loss = losses.discriminator_loss(real_logits, wrong_logits, fake_logits,
+                                                 self.config.loss)
+            d_grads, cond_grads = self.guard.gradients(tape, loss, (d_state[0], cond_vars))
+            mean = distribute.global_mean
+            return d_grads + cond_grads, (
+                {"discriminator_loss": loss, "d_real": mean(tf.sigmoid(real_logits)),
+                 "d_wrong": mean(tf.sigmoid(wrong_logits)),
+                 "d_fake": mean(tf.sigmoid(fake_logits))}, _values(d_state[1]))
+
+        def apply_gradients(gradients):
+            split = len(disc.trainable_variables)
+            self.discriminator_optimizer.apply(gradients[:split], disc.trainable_variables)
             if self.trains_conditioning:
-                self.conditioning_optimizer.apply(cond_grads, cond_vars)
-            guard_lib.restore(disc.non_trainable_variables, d_state[1])
+                self.conditioning_optimizer.apply(gradients[split:], cond_vars)
 
-        self.guard.apply(loss, d_grads + cond_grads, apply)
-        return {"discriminator_loss": loss, "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-                "d_wrong": tf.reduce_mean(tf.sigmoid(wrong_logits)),
-                "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
+        gradients, (figures, statistics), apply = distribute.replicated_update(
+            replica_step, (batch,), apply_gradients)
+
+        def updates():
+            apply(gradients)
+            guard_lib.restore(disc.non_trainable_variables, _alike_on_replicas(statistics))
+
+        self.guard.apply(figures["discriminator_loss"], gradients, updates)
+        return figures
+
+    def _global_batch_size(self, batch):
+        """The global batch's size (a distributed batch's under a strategy)."""
+        return tf.shape(distribute.whole_batch(batch["token_ids"]))[0]
 
     def generator_losses(self, fake_logits, fake, embedding, image_index, offsets) -> dict:
         """The parts of L_gen for generated images `fake` of caption `embedding`s: the adversarial
@@ -183,42 +208,58 @@ class GanStep:
         `generator_objective`; the interpolated ones have no caption to match), and, with
         `gan.mode_seeking_weight` > 0, differ with their noise (a second draw of the captions'
         images, `losses.mode_seeking_loss`; this stage's term only, stage 4 leaves it out). The
-        real images ride along in the discriminator's batch only for its batch-norm statistics."""
+        real images ride along in the discriminator's batch only for its batch-norm statistics.
+        Under a strategy each replica takes its share of `batch` and its rows of the noise and
+        offsets drawn for the global batch; GAN-INT mixes captions across the global batch."""
         gen, disc = self.models.generator, self.models.discriminator
-        right = tf.stop_gradient(self.models.conditioning.embed(
-            batch["token_ids"], batch["padding_mask"]))
-        embedding = right
-        if self.config.interpolation:
-            beta = self.config.interpolation_beta
-            mixed = beta * right + (1.0 - beta) * tf.roll(right, shift=1, axis=0)
-            embedding = tf.concat([right, mixed], axis=0)
-        g_state = model_state(gen)
-        d_state = model_state(disc)
-        ema_noise = (None if self.models.generator_ema is None
-                     else self._sample_noise(tf.shape(right)[0]))
-        offsets = self.matching_offsets(self.noise, tf.shape(right)[0])
-        count = tf.shape(right)[0]
-        noise = self._sample_noise(tf.shape(embedding)[0])
+        count = self._global_batch_size(batch)
+        ema_noise = None if self.models.generator_ema is None else self._sample_noise(count)
+        offsets = self.matching_offsets(self.noise, count)
+        noise = self._sample_noise(2 * count if self.config.interpolation else count)
         other_noise = self._sample_noise(count) if self.config.mode_seeking_weight else None
-        with tf.GradientTape() as tape:
-            tape.watch(g_state[0])
-            fake, g_non_trainable = self._generate(embedding, g_state, noise)
-            parts = self.judged_generator_losses(fake, embedding, right, batch["image"],
-                                                 batch["image_index"], offsets, d_state)
-            if other_noise is not None:
-                other, _ = self._generate(right, g_state, other_noise)
-                parts["mode_seeking_loss"] = losses.mode_seeking_loss(
-                    fake[:count], other, noise[:count], other_noise)
-            loss = self._total(parts)
-        grads = self.guard.gradients(tape, loss, g_state[0])
 
-        def apply():
-            self.generator_optimizer.apply(grads, gen.trainable_variables)
-            guard_lib.restore(gen.non_trainable_variables, g_non_trainable)
-            self._update_ema(right, ema_noise)
+        def replica_step(replica_batch):
+            right = tf.stop_gradient(self.models.conditioning.embed(
+                replica_batch["token_ids"], replica_batch["padding_mask"]))
+            embedding, replica_noise = right, distribute.replica_rows(noise, right)
+            if self.config.interpolation:
+                beta = self.config.interpolation_beta
+                everyone = distribute.gather_batch(right)
+                mixed = beta * everyone + (1.0 - beta) * tf.roll(everyone, shift=1, axis=0)
+                embedding = tf.concat([right, distribute.replica_rows(mixed, right)], axis=0)
+                replica_noise = tf.concat([distribute.replica_rows(noise[:count], right),
+                                           distribute.replica_rows(noise[count:], right)], axis=0)
+            g_state = model_state(gen)
+            with tf.GradientTape() as tape:
+                tape.watch(g_state[0])
+                fake, g_non_trainable = self._generate(embedding, g_state, replica_noise)
+                parts = self.judged_generator_losses(
+                    fake, embedding, right, replica_batch["image"], replica_batch["image_index"],
+                    distribute.replica_rows(offsets, right), model_state(disc))
+                if other_noise is not None:
+                    replica_other_noise = distribute.replica_rows(other_noise, right)
+                    other, _ = self._generate(right, g_state, replica_other_noise)
+                    rows = tf.shape(right)[0]
+                    parts["mode_seeking_loss"] = losses.mode_seeking_loss(
+                        fake[:rows], other, replica_noise[:rows], replica_other_noise)
+                loss = self._total(parts)
+            return self.guard.gradients(tape, loss, g_state[0]), (
+                {"generator_loss": loss, **parts}, _values(g_non_trainable))
 
-        self.guard.apply(loss, grads, apply)
-        return {"generator_loss": loss, **parts}
+        gradients, (figures, statistics), apply = distribute.replicated_update(
+            replica_step, (batch,), lambda grads: self.generator_optimizer.apply(
+                grads, gen.trainable_variables))
+
+        def updates():
+            apply(gradients)
+            guard_lib.restore(gen.non_trainable_variables, _alike_on_replicas(statistics))
+            if ema_noise is not None:
+                whole = distribute.whole_batch(batch)
+                self._update_ema(tf.stop_gradient(self.models.conditioning.embed(
+                    whole["token_ids"], whole["padding_mask"])), ema_noise)
+
+        self.guard.apply(figures["generator_loss"], gradients, updates)
+        return figures
 
     def _update_ema(self, embedding, noise) -> None:
         """generator_ema <- decay * generator_ema + (1 - decay) * generator (weights); its
@@ -253,9 +294,29 @@ class GanStep:
         figures.update({k: float(np.mean([f[k] for f in g_figures])) for k in g_figures[0]})
         return figures
 
+    def train_step(self, batch) -> dict:
+        """One discriminator and one generator update on the same batch, with `applied` (1 when
+        neither was skipped): the shape of the other stages' steps, for comparing steps across
+        strategies (tests, benchmarks). Training takes a fresh batch for each (`train_iteration`)."""
+        skipped = self.guard.skipped_steps
+        figures = {**self.discriminator_step(batch), **self.generator_step(batch)}
+        return {**figures, "applied": float(self.guard.skipped_steps == skipped)}
+
     def generate(self, token_ids, padding_mask, noise) -> np.ndarray:
         """Images in [-1, 1] for captions (inference-mode batch norm; the EMA generator if any)."""
         return self._inference_images(token_ids, padding_mask, noise)
+
+
+def _values(state: list) -> list:
+    """A model's non-trainable state after `stateless_call` as tensors: the variables it left
+    alone (B in this stage) come back as themselves, which a replica cannot hand on."""
+    return [tf.identity(value) for value in state]
+
+
+def _alike_on_replicas(summed: list) -> list:
+    """Values every replica computed alike (batch-norm statistics over the global batch), as
+    `distribute.replicated_update` returns them: summed over the replicas."""
+    return [value / distribute.replicas() for value in summed]
 
 
 def inference_images(embed, generator):
@@ -428,16 +489,17 @@ def train(config, workdir: str, prepared) -> GanStep:
                                                trainer.checkpoint_objects())
     datasets = pipelines.Datasets(config, prepared.splits, prepared.tokenizer)
     monitor = Monitor(workdir, trainer, datasets, validation, config)
-    batches_taken = int(trainer.iteration) * (1 + gan.generator_steps)
-    batches = iter(training_batches(config, datasets, train_split).skip(batches_taken))
+    batches_taken = trainer.iterations_done * (1 + gan.generator_steps)
+    batches = iter(distribute.distribute_batches(
+        training_batches(config, datasets, train_split).skip(batches_taken)))
     logging.info("training the GAN on %d images (%dx%d), %s discriminator, %d iterations",
                  train_split.num_images, image_size, image_size,
                  "supernet" if models.discriminator.is_supernet else "derived", gan.iterations)
     period, started = [], time.time()
-    meter = progress.Progress("GAN iterations", gan.iterations, done=int(trainer.iteration))
-    while int(trainer.iteration) < gan.iterations:
+    meter = progress.Progress("GAN iterations", gan.iterations, done=trainer.iterations_done)
+    while trainer.iterations_done < gan.iterations:
         period.append(trainer.train_iteration(batches))
-        step = int(trainer.iteration)
+        step = trainer.iterations_done
         meter.update(step)
         if step % gan.summary_every == 0 or step == gan.iterations:
             means = {k: float(np.mean([f[k] for f in period])) for k in period[0]}
@@ -486,7 +548,7 @@ def evaluate(config, workdir: str, prepared, trainer: GanStep) -> dict:
     scores["diversity"] = gan_eval.diversity(trainer.generate, test, image_size=image_size,
                                              cache_max_mb=config.data.cache_max_mb,
                                              seed=config.seed, **arguments)
-    scores["iterations"] = int(trainer.iteration)
+    scores["iterations"] = trainer.iterations_done
     scores["skipped_steps"] = trainer.guard.skipped_steps
     return scores
 

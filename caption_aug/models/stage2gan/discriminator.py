@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers
 from keras import ops
 
+from caption_aug import distribute
 from caption_aug import precision
 from caption_aug.models.stage2gan import darts_ops
 from caption_aug.models import tracking
@@ -93,10 +94,10 @@ class Stage2Discriminator(keras.Model):
         self.edges = tracking.checkpointed(self, "edge", edges)
         if conditioning == "concat":
             self.text_projection = layers.Dense(TEXT_DIM, name="text_projection")
-            self.text_norm = layers.BatchNormalization(name="text_norm")
+            self.text_norm = distribute.batch_normalization(name="text_norm")
             self.joint_conv = layers.Conv2D(self.channels[-1], 1, use_bias=False,
                                             name="joint_conv")
-            self.joint_norm = layers.BatchNormalization(name="joint_norm")
+            self.joint_norm = distribute.batch_normalization(name="joint_norm")
             self.logit_conv = layers.Conv2D(1, 4, padding="valid", name="logit_conv")
             self.head_layers = ["text_projection", "text_norm", "joint_conv", "joint_norm",
                                 "logit_conv"]

@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers
 from keras import ops
 
+from caption_aug import distribute
 from caption_aug import precision
 from caption_aug.models.stage2gan import discriminator as discriminator_lib
 from caption_aug.models import tracking
@@ -64,16 +65,16 @@ class Stage2Generator(keras.Model):
         self.top_channels = base_channels * 2**(upsamplings - 1)
         self.text_projection = layers.Dense(TEXT_DIM, kernel_initializer=_dcgan_init(),
                                             name="text_projection")
-        self.text_norm = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name="text_norm")
+        self.text_norm = distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM, name="text_norm")
         self.project = layers.Dense(4 * 4 * self.top_channels, use_bias=False,
                                     kernel_initializer=_dcgan_init(), name="project")
-        self.project_norm = layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM,
+        self.project_norm = distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM,
                                                       name="project_norm")
         channels = [self.top_channels // 2**(k + 1) for k in range(upsamplings - 1)]
         self.upsample_convs = tracking.checkpointed(self, "upsample_conv", [
             self._upsampling_conv(c, f"up{k}", use_bias=False) for k, c in enumerate(channels)])
         self.upsample_norms = tracking.checkpointed(self, "upsample_norm", [
-            layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"up{k}_norm")
+            distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM, name=f"up{k}_norm")
             for k in range(len(channels))])
         self.modulations = tracking.checkpointed(self, "modulation", [
             layers.Dense(2 * c, kernel_initializer="zeros", name=f"up{k}_modulation")
