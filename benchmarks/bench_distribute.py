@@ -6,7 +6,7 @@ over 2 logical CPU devices, on the same global batches, in one process; prints f
 mirrored / default ratio per stage, writes JSON. On one CPU no gain is expected (the replicas
 share its cores): the ratio measures what the strategy costs.
 
-  python benchmarks/bench_distribute.py [--steps=20]
+  python benchmarks/bench_distribute.py [--steps=20] [--stages=captioner,lm,encoder,gan]
       [--out=benchmarks/results/bench_distribute.json]
 """
 
@@ -41,6 +41,7 @@ import results_file  # noqa: E402  (benchmarks/, the script's own folder)
 
 _STEPS = flags.DEFINE_integer("steps", 20, "Timed steps per stage and strategy (after 5 warm-up "
                                            "steps that trace).")
+_STAGES = flags.DEFINE_list("stages", ["captioner", "lm", "encoder", "gan"], "Stages to time.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/bench_distribute.json", "JSON output.")
 WARM_UP = 5
 
@@ -104,6 +105,8 @@ def main(_):
                "cpu_count": os.cpu_count(), "stages": {}}
     with tempfile.TemporaryDirectory() as workdir:
         for stage, (build, dataset) in stages(config, workdir).items():
+            if stage not in _STAGES.value:
+                continue
             rates = {name: steps_per_second(strategy, build, dataset, _STEPS.value)
                      for name, strategy in strategies.items()}
             results["stages"][stage] = {

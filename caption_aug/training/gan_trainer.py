@@ -209,35 +209,41 @@ class GanStep:
         `gan.mode_seeking_weight` > 0, differ with their noise (a second draw of the captions'
         images, `losses.mode_seeking_loss`; this stage's term only, stage 4 leaves it out). The
         real images ride along in the discriminator's batch only for its batch-norm statistics.
-        Under a strategy each replica takes its share of `batch` and its rows of the noise and
-        offsets drawn for the global batch; GAN-INT mixes captions across the global batch."""
+        Under a strategy the captions are embedded, GAN-INT's mixed and the noise and offsets
+        drawn for the global batch (the generator does not train the embedding), and each
+        replica takes its rows of them beside its share of `batch`."""
         gen, disc = self.models.generator, self.models.discriminator
-        count = self._global_batch_size(batch)
+        whole = distribute.whole_batch(batch)
+        captions = tf.stop_gradient(self.models.conditioning.embed(whole["token_ids"],
+                                                                   whole["padding_mask"]))
+        count = tf.shape(captions)[0]
         ema_noise = None if self.models.generator_ema is None else self._sample_noise(count)
         offsets = self.matching_offsets(self.noise, count)
         noise = self._sample_noise(2 * count if self.config.interpolation else count)
         other_noise = self._sample_noise(count) if self.config.mode_seeking_weight else None
+        mixed = None
+        if self.config.interpolation:
+            beta = self.config.interpolation_beta
+            mixed = beta * captions + (1.0 - beta) * tf.roll(captions, shift=1, axis=0)
 
         def replica_step(replica_batch):
-            right = tf.stop_gradient(self.models.conditioning.embed(
-                replica_batch["token_ids"], replica_batch["padding_mask"]))
-            embedding, replica_noise = right, distribute.replica_rows(noise, right)
-            if self.config.interpolation:
-                beta = self.config.interpolation_beta
-                everyone = distribute.gather_batch(right)
-                mixed = beta * everyone + (1.0 - beta) * tf.roll(everyone, shift=1, axis=0)
-                embedding = tf.concat([right, distribute.replica_rows(mixed, right)], axis=0)
-                replica_noise = tf.concat([distribute.replica_rows(noise[:count], right),
-                                           distribute.replica_rows(noise[count:], right)], axis=0)
+            def own(values):
+                return distribute.replica_rows(values, replica_batch["token_ids"])
+
+            right = own(captions)
+            embedding, replica_noise = right, own(noise[:count])
+            if mixed is not None:
+                embedding = tf.concat([right, own(mixed)], axis=0)
+                replica_noise = tf.concat([replica_noise, own(noise[count:])], axis=0)
             g_state = model_state(gen)
             with tf.GradientTape() as tape:
                 tape.watch(g_state[0])
                 fake, g_non_trainable = self._generate(embedding, g_state, replica_noise)
                 parts = self.judged_generator_losses(
                     fake, embedding, right, replica_batch["image"], replica_batch["image_index"],
-                    distribute.replica_rows(offsets, right), model_state(disc))
+                    own(offsets), model_state(disc))
                 if other_noise is not None:
-                    replica_other_noise = distribute.replica_rows(other_noise, right)
+                    replica_other_noise = own(other_noise)
                     other, _ = self._generate(right, g_state, replica_other_noise)
                     rows = tf.shape(right)[0]
                     parts["mode_seeking_loss"] = losses.mode_seeking_loss(
@@ -254,9 +260,7 @@ class GanStep:
             apply(gradients)
             guard_lib.restore(gen.non_trainable_variables, _alike_on_replicas(statistics))
             if ema_noise is not None:
-                whole = distribute.whole_batch(batch)
-                self._update_ema(tf.stop_gradient(self.models.conditioning.embed(
-                    whole["token_ids"], whole["padding_mask"])), ema_noise)
+                self._update_ema(captions, ema_noise)
 
         self.guard.apply(figures["generator_loss"], gradients, updates)
         return figures
