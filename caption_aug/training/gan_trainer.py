@@ -301,7 +301,8 @@ class GanStep:
     def train_step(self, batch) -> dict:
         """One discriminator and one generator update on the same batch, with `applied` (1 when
         neither was skipped): the shape of the other stages' steps, for comparing steps across
-        strategies (tests, benchmarks). Training takes a fresh batch for each (`train_iteration`)."""
+        strategies (tests, benchmarks). Training takes a fresh batch for each
+        (`train_iteration`)."""
         skipped = self.guard.skipped_steps
         figures = {**self.discriminator_step(batch), **self.generator_step(batch)}
         return {**figures, "applied": float(self.guard.skipped_steps == skipped)}

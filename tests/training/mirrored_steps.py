@@ -118,7 +118,7 @@ def gan_batch(seed: int) -> dict:
             "wrong_padding_mask": batch["padding_mask"][wrong]}
 
 
-def gan_step(conditioning: str = "encoder", **overrides):
+def gan_step(conditioning: str = "encoder"):
     """The same for a tiny GAN with every term of its game: a supernet discriminator, GAN-INT,
     mode seeking, the generator's moving average and, conditioned on a (random, frozen) sentence
     encoder, the matching loss; or the trainable stand-in embedding with its own optimiser."""
@@ -126,7 +126,6 @@ def gan_step(conditioning: str = "encoder", **overrides):
     cfg.update(dict(generator_channels=8, discriminator_channels=4, noise_dim=8,
                     interpolation=True, conditioning=conditioning,
                     matching_weight=1.0 if conditioning == "encoder" else 0.0))
-    cfg.update(overrides)
     frozen = None
     if conditioning == "encoder":
         encoder = sentence_encoder.SentenceEncoder(VOCAB, image_size=GAN_SIZE, embedding_dim=32,

@@ -1,8 +1,8 @@
 """tf.distribute (`config.distribute`, caption_aug/distribute.py) over 2 logical CPU devices: the
 mirrored captioner, LM, sentence-encoder and GAN steps equal one device on the same global batch,
 `--mode=train_captioner`, `train_lm`, `train_encoder` and `train_gan` run and resume mirrored,
-and the modes not yet distributed refuse in one line. Each in a fresh process: the CPU is split before
-TensorFlow starts."""
+and the modes not yet distributed refuse in one line. Each in a fresh process: the CPU is split
+before TensorFlow starts."""
 
 import json
 import subprocess

@@ -65,11 +65,12 @@ class Stage2Generator(keras.Model):
         self.top_channels = base_channels * 2**(upsamplings - 1)
         self.text_projection = layers.Dense(TEXT_DIM, kernel_initializer=_dcgan_init(),
                                             name="text_projection")
-        self.text_norm = distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM, name="text_norm")
+        self.text_norm = distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM,
+                                                        name="text_norm")
         self.project = layers.Dense(4 * 4 * self.top_channels, use_bias=False,
                                     kernel_initializer=_dcgan_init(), name="project")
         self.project_norm = distribute.batch_normalization(momentum=BATCH_NORM_MOMENTUM,
-                                                      name="project_norm")
+                                                           name="project_norm")
         channels = [self.top_channels // 2**(k + 1) for k in range(upsamplings - 1)]
         self.upsample_convs = tracking.checkpointed(self, "upsample_conv", [
             self._upsampling_conv(c, f"up{k}", use_bias=False) for k, c in enumerate(channels)])
