@@ -88,17 +88,18 @@ def gather_batch(values):
     return values if context is None else context.all_gather(values, axis=0)
 
 
-def replica_rows(values, like):
-    """This replica's rows of `values`, a tensor over the global batch [B, ...] (noise drawn once
-    for the whole batch): as many rows as `like`, this replica's share of the batch, has, at its
-    place in the global batch (`gather_batch`'s inverse). `values` itself with one replica."""
+def replica_rows(like) -> Callable:
+    """values -> this replica's rows of `values`, a tensor over the global batch [B, ...] (noise
+    drawn once for the whole batch): as many rows as `like`, this replica's share of the batch,
+    has, at its place in the global batch (`gather_batch`'s inverse; one all-gather of the row
+    counts, however many tensors are sliced). The identity with one replica."""
     context = _several_replicas()
     if context is None:
-        return values
+        return lambda values: values
     rows = tf.shape(like)[0]
     counts = context.all_gather(rows[None], axis=0)
     start = tf.reduce_sum(counts[:context.replica_id_in_sync_group])
-    return values[start:start + rows]
+    return lambda values: values[start:start + rows]
 
 
 def whole_batch(batch):

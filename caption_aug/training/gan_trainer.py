@@ -124,7 +124,7 @@ class GanStep:
                 wrong = cond.embed(replica_batch["wrong_token_ids"],
                                    replica_batch["wrong_padding_mask"])
                 fake, _ = self._generate(tf.stop_gradient(right), model_state(gen),
-                                         distribute.replica_rows(noise, right))
+                                         distribute.replica_rows(right)(noise))
                 logits, d_state = self._discriminate(
                     tf.concat([replica_batch["image"], replica_batch["image"], fake], axis=0),
                     tf.concat([right, wrong, right], axis=0), d_state)
@@ -227,9 +227,7 @@ class GanStep:
             mixed = beta * captions + (1.0 - beta) * tf.roll(captions, shift=1, axis=0)
 
         def replica_step(replica_batch):
-            def own(values):
-                return distribute.replica_rows(values, replica_batch["token_ids"])
-
+            own = distribute.replica_rows(replica_batch["token_ids"])
             right = own(captions)
             embedding, replica_noise = right, own(noise[:count])
             if mixed is not None:
