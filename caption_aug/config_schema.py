@@ -565,9 +565,14 @@ def _check_distribute(config) -> None:
              f"one of {DISTRIBUTE_STRATEGIES}")
     _require(dist.logical_cpu_devices >= 0, "distribute.logical_cpu_devices",
              dist.logical_cpu_devices, ">= 0")
-    _require(dist.strategy == "default" or not config.captioner.jit_compile,
-             "captioner.jit_compile", config.captioner.jit_compile,
-             'False under distribute.strategy="mirrored" (XLA does not compile its replicas)')
+    for key in ("captioner", "joint"):
+        _require(dist.strategy == "default" or not config[key].jit_compile,
+                 f"{key}.jit_compile", config[key].jit_compile,
+                 'False under distribute.strategy="mirrored" (XLA does not compile its replicas)')
+    _require(dist.strategy == "default" or config.joint.hypergradient != "exact",
+             "joint.hypergradient", config.joint.hypergradient,
+             '"finite_difference" or "first_order" under distribute.strategy="mirrored" (the '
+             "nested tapes of \"exact\", a check for small models, run on one device)")
 
 
 def _check_joint(config) -> None:

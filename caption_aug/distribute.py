@@ -9,14 +9,16 @@ several replicas takes its statistics over the global batch (`batch_normalizatio
 the default strategy (one device) every function here reduces to the plain single-device step.
 """
 
+import functools
 from typing import Callable, Sequence
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-# The stages whose steps run under a strategy of several replicas so far (see the README).
-DISTRIBUTED_MODES = ("train_captioner", "train_lm", "train_encoder", "train_gan")
+# The modes that run under a strategy of several replicas (see the README); the others refuse it.
+DISTRIBUTED_MODES = ("data", "train_captioner", "eval", "export", "train_lm", "train_encoder",
+                     "train_gan", "all", "joint", "dry_run")
 
 
 def split_cpu(logical_devices: int) -> None:
@@ -83,9 +85,12 @@ def gather_batch(values):
     """`values` (this replica's rows [B_r, ...]) as the global batch's [B, ...], in the order one
     device sees them (`experimental_distribute_dataset` splits a batch in order); the gradient
     of each row flows back to the replica that owns it (all-reduced: every replica's loss may
-    depend on every row). `values` itself with one replica."""
+    depend on every row). `values` itself with one replica; under several, bfloat16 values come
+    back in float32 (the all-gather takes no bfloat16)."""
     context = _several_replicas()
-    return values if context is None else context.all_gather(values, axis=0)
+    if context is None:
+        return values
+    return context.all_gather(tf.nest.map_structure(_reducible, values), axis=0)
 
 
 def replica_rows(like) -> Callable:
@@ -110,6 +115,42 @@ def whole_batch(batch):
         return batch
     return tf.nest.map_structure(
         lambda shares: tf.concat(strategy.experimental_local_results(shares), axis=0), batch)
+
+
+def split_batch(batch):
+    """In the cross-replica context, a global batch (a nest of [B, ...] tensors) as a distributed
+    one: each replica its contiguous rows in replica order, as `experimental_distribute_dataset`
+    splits a batch (`whole_batch`'s inverse). `batch` itself with one replica."""
+    strategy = tf.distribute.get_strategy()
+    count = strategy.num_replicas_in_sync
+    if count == 1:
+        return batch
+
+    def replica_share(context):
+        replica = context.replica_id_in_sync_group
+
+        def rows(values):
+            size = tf.shape(values)[0]
+            return values[size * replica // count:size * (replica + 1) // count]
+
+        return tf.nest.map_structure(rows, batch)
+
+    return strategy.experimental_distribute_values_from_function(replica_share)
+
+
+def sum_over_replicas(values):
+    """In a replica step, `values` (a nest of tensors: this replica's share of a loss and its
+    gradients) summed over the replicas, the same sums on every replica; `values` itself with
+    one replica or outside a step."""
+    context = _several_replicas()
+    return values if context is None else context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+
+def first_replica(values):
+    """In the cross-replica context, `strategy.run`'s result for values every replica computed
+    alike (from `sum_over_replicas`' sums) as plain tensors: the first replica's."""
+    strategy = tf.distribute.get_strategy()
+    return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], values)
 
 
 def share_of_global(loss):
@@ -142,20 +183,31 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
     strategy = tf.distribute.get_strategy()
     gradients, figures = tf.nest.map_structure(
         lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None),
-        strategy.run(replica_fn, args=args))
-    count = strategy.num_replicas_in_sync
+        strategy.run(lambda *replica_args: tf.nest.map_structure(
+            _reducible, replica_fn(*replica_args)), args=args))
+    return gradients, figures, functools.partial(apply_everywhere, apply_fn)
 
-    def apply(global_gradients: Sequence):
-        if count == 1:
-            return apply_fn(global_gradients)
-        shares = strategy.experimental_distribute_values_from_function(
-            lambda context: [g if context.replica_id_in_sync_group == 0 else scaled(g, 0.0)
-                             for g in global_gradients])
-        # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in
-        # a cond branch)
-        return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))
 
-    return gradients, figures, apply
+def _reducible(value):
+    """A replica's `value` in a dtype the all-reduce and all-gather take: bfloat16 (a figure or
+    an embedding under mixed_bfloat16) as float32."""
+    if value is not None and value.dtype == tf.bfloat16:
+        return tf.cast(value, tf.float32)
+    return value
+
+
+def apply_everywhere(apply_fn: Callable, global_gradients: Sequence):
+    """In the cross-replica context: `apply_fn(gradients)` (optimiser updates) on every replica,
+    so that the optimisers apply `global_gradients` exactly once (see `replicated_update`)."""
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return apply_fn(global_gradients)
+    shares = strategy.experimental_distribute_values_from_function(
+        lambda context: [g if context.replica_id_in_sync_group == 0 else scaled(g, 0.0)
+                         for g in global_gradients])
+    # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in a
+    # cond branch)
+    return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))
 
 
 def scaled(gradient, factor):

@@ -1,10 +1,10 @@
 """Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
 before TensorFlow starts): two steps of each named stage (captioner, LM, sentence encoder, GAN
-conditioned on the encoder or on its trainable stand-in) on one global batch, once on one device
-and once mirrored over the two; prints one JSON line per stage of the largest differences
-between them.
+conditioned on the encoder or on its trainable stand-in, the joint iteration) on one global
+batch, once on one device and once mirrored over the two; prints one JSON line per stage of the
+largest differences between them.
 
-  python -m tests.training.mirrored_steps captioner|lm|encoder|gan|gan_trainable[,...] \
+  python -m tests.training.mirrored_steps captioner|lm|encoder|gan|gan_trainable|joint[,...] \
       [float32|mixed_bfloat16]
 """
 
@@ -31,6 +31,9 @@ from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
+from caption_aug.training.checks import random_models  # noqa: E402
+from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
+from configs import hypergrad_check  # noqa: E402
 from tests.models.captioner_fixtures import IMAGE_SIZE, VOCAB, tiny_captioner_config  # noqa: E402
 
 BATCH, LENGTH, OBJECTS, CAPTIONS, GAN_SIZE = 6, 8, 2, 10, 16
@@ -147,8 +150,55 @@ def gan_step(conditioning: str = "encoder"):
     return step, every_model, weights, tuple(optimizers), gan_batch
 
 
+class JointIteration:
+    """A joint step's `train_step`: one iteration with the hypergradient on global batches (the
+    joint step splits them across the replicas itself), `applied` 1 when no part skipped."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def train_step(self, batches) -> dict:
+        skipped = self.step.skipped_steps()
+        figures = self.step(batches, with_hypergradient=True)
+        return {**figures, "applied": float(self.step.skipped_steps() == skipped)}
+
+
+def joint_step():
+    """The same for one joint iteration of tiny random models (`configs/hypergrad_check.py`,
+    dropout off): the hypergradient's probes, A and B updates, the LM, GAN (hinge, matching
+    loss through the frozen sentence encoder) and captioner updates. Its global batches hold 4
+    rows each, 2 per replica, drawn from seed + 10: with seeds 1 and 2 the captioner's first
+    convolution's moments part by 3e-4, from the generator's bias before batch norm, whose
+    rounding-noise gradient Adam turns into +-lr steps (README, Distribution); with 11/12 they
+    agree to 1e-5, as with 21/22 without the hypergradient (measured 2026-12-07)."""
+    config = hypergrad_check.get_config()
+    config.gan.update(dict(loss="hinge", matching_weight=1.0))
+    config.joint.epsilon_scale = 0.01  # the default: the check's 1e-4 is for float64
+    vocabulary = config.tokenizer.vocab_size
+    models, weight_logits, gan = random_models.build(config, vocabulary)
+    step = joint_step_lib.JointStep(config, models, weight_logits, gan)
+    trained = [models.lm, models.captioner, models.discriminator, models.generator,
+               gan.models.generator_ema]
+    every_model = types.SimpleNamespace(
+        variables=[v for m in trained for v in m.variables] + [weight_logits],
+        non_trainable_variables=[v for m in trained for v in m.non_trainable_variables],
+        compared={"caption_weights": [weight_logits],  # SGD: no moments, so A itself
+                  "architecture_moments": [  # B's Adam: drowned among the others' moments
+                      v for v in step.architect.architecture_optimizer.variables
+                      if "momentum" in v.path]})
+    captioner = step.captioner_step
+    optimizers = (step.lm_step.optimizer, captioner.encoder_optimizer,
+                  captioner.decoder_optimizer, gan.discriminator_optimizer,
+                  gan.generator_optimizer, step.architect.architecture_optimizer)
+    weights = (models.lm.trainable_variables + captioner.encoder_variables
+               + captioner.decoder_variables + models.discriminator.trainable_variables
+               + models.generator.trainable_variables + [models.discriminator.arch_weights])
+    return (JointIteration(step), every_model, weights, optimizers,
+            lambda seed: random_models.batches(config, vocabulary, seed + 10))
+
+
 STAGES = {"captioner": captioner_step, "lm": lm_step, "encoder": encoder_step, "gan": gan_step,
-          "gan_trainable": lambda: gan_step("trainable")}
+          "gan_trainable": lambda: gan_step("trainable"), "joint": joint_step}
 
 
 def run_steps(strategy, stage: str) -> dict:
@@ -161,8 +211,10 @@ def run_steps(strategy, stage: str) -> dict:
         step, model, weights, optimizers, make_batch = STAGES[stage]()
         figures = []
         for seed in (1, 2):
-            dataset = tf.data.Dataset.from_tensors(make_batch(seed))
-            for batch in distribute.distribute_batches(dataset):
+            # the joint step splits its global batches across the replicas itself
+            batches = [make_batch(seed)] if stage == "joint" else distribute.distribute_batches(
+                tf.data.Dataset.from_tensors(make_batch(seed)))
+            for batch in batches:
                 result = step.train_step(batch)
                 figures.append({k: float(v) for k, v in result.items()})
     momentums = [v for o in optimizers for v in o.variables if "momentum" in v.path]
@@ -175,6 +227,8 @@ def run_steps(strategy, stage: str) -> dict:
                            if "moving" in v.path],
             "momentums": [v.numpy() for v in momentums],
             "velocities": [v.numpy() for v in velocities],
+            "compared": {name: [v.numpy() for v in variables]
+                         for name, variables in getattr(model, "compared", {}).items()},
             "replicas_agree": all(np.array_equal(c[0], other) for c in copies for other in c[1:]),
             "replicas": strategy.num_replicas_in_sync}
 
@@ -188,19 +242,32 @@ def largest_difference(a: list, b: list) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b)) / scale
 
 
+def relative_difference(a: list, b: list, keys) -> float:
+    """max |a - b| / |a| over the figures `keys` of each step (0 when there are none)."""
+    return max([abs(x[k] - y[k]) / max(abs(x[k]), 1e-12) for x, y in zip(a, b) for k in x
+                if keys(k)], default=0.0)
+
+
 def compare(stage: str, strategy) -> dict:
     one = run_steps(tf.distribute.get_strategy(), stage)
     mirrored = run_steps(strategy, stage)
+
+    def hypergradient(key):
+        return key.startswith("hypergradient/")
+
     return {
         "stage": stage,
         "replicas": mirrored["replicas"],
         "replicas_agree": mirrored["replicas_agree"],
         "applied": [f["applied"] for f in mirrored["figures"]],
-        "loss": max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12)
-                    for a, b in zip(one["figures"], mirrored["figures"]) for k in a),
+        "loss": relative_difference(one["figures"], mirrored["figures"],
+                                    lambda key: not hypergradient(key)),
+        "hypergradient": relative_difference(one["figures"], mirrored["figures"], hypergradient),
         "momentums": largest_difference(one["momentums"], mirrored["momentums"]),
         "velocities": largest_difference(one["velocities"], mirrored["velocities"]),
         "statistics": largest_difference(one["statistics"], mirrored["statistics"]),
+        **{name: largest_difference(values, mirrored["compared"][name])
+           for name, values in one["compared"].items()},
         "figures": [one["figures"], mirrored["figures"]]}
 
 

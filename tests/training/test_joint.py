@@ -251,8 +251,9 @@ def test_hypergradient_probes_leave_every_model_bit_identical(all_run, tmp_path)
     before = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
     streams = joint_trainer.batch_streams(config, _datasets(config, prepared), 0)
     batches = joint_trainer.next_batches(streams, run.sampler, config, draw=0)
+    gan_noise = run.step.gan_noise_for(batches["gan"][0])
     result = tf.function(lambda: hypergradient.finite_difference(
-        run.step.problem(batches), *run.step.arguments(), run.step.rates))()
+        run.step.problem(batches, gan_noise), *run.step.arguments(), run.step.rates))()
     assert float(tf.norm(result.a)) > 0 and float(tf.norm(result.b)) > 0
     after = [_values(m.variables) for m in every] + [_values([run.step.weight_logits])]
     for b, a in zip(before, after):

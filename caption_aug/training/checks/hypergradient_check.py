@@ -79,7 +79,8 @@ def _copy_weights(source: joint_step_lib.JointStep, target: joint_step_lib.Joint
 def _arguments(step, batches) -> tuple:
     """The hypergradient's arguments of `step` on `batches`. Each step draws L_gen's noise from
     its own generator of one seed: every step's first call draws the same."""
-    return (step.problem(batches), *step.arguments(), step.rates)
+    return (step.problem(batches, step.gan_noise_for(batches["gan"][0])), *step.arguments(),
+            step.rates)
 
 
 def _finite_difference(step, batches, epsilon_scale):

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from caption_aug import config_schema
+from caption_aug import distribute
 from caption_aug.training import guard as guard_lib
 from caption_aug.training.joint import hypergradient
 
@@ -67,12 +68,14 @@ class Architect:
 
     def update(self, grads: hypergradient.Hypergradients) -> None:
         """The guarded A and B updates (skipped, and counted, when a hypergradient is not
-        finite)."""
-        self.guard.apply(None, [grads.a, grads.b], lambda: self._apply(grads))
+        finite), in the cross-replica context: on every replica, applied once."""
+        gradients = [batch_normalised(grads.a), grads.b]
+        self.guard.apply(None, [grads.a, grads.b],
+                         lambda: distribute.apply_everywhere(self._apply, gradients))
 
-    def _apply(self, grads) -> None:
+    def _apply(self, gradients) -> None:
+        caption_weights, architecture = gradients
         if self.joint.update_caption_weights:
-            self.caption_weights_optimizer.apply([batch_normalised(grads.a)],
-                                                 [self.weight_logits])
+            self.caption_weights_optimizer.apply([caption_weights], [self.weight_logits])
         if self.joint.update_architecture:
-            self.architecture_optimizer.apply([grads.b], [self.arch_weights])
+            self.architecture_optimizer.apply([architecture], [self.arch_weights])

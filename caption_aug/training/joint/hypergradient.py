@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
+from caption_aug import distribute
+
 METHODS = ("finite_difference", "exact", "first_order")
 # A probe direction with a smaller norm counts as zero: its epsilon stays finite (no inf/NaN).
 NORM_FLOOR = 1e-12
@@ -82,13 +84,15 @@ def _dense(gradient):
 
 def _gradients(loss_fn, params):
     """(float32 loss, dense float32 gradients shaped like `params`) of loss_fn(params); zeros
-    where the loss does not depend on a parameter."""
+    where the loss does not depend on a parameter. Under a strategy, where each replica's
+    closures compute its share of the global loss, both are summed over the replicas: every
+    replica then holds the global values, and so takes the same probes."""
     with tf.GradientTape() as tape:
         tape.watch(params)
         loss = loss_fn(params)
         loss = tf.cast(loss, _compute_dtype(loss.dtype))
     gradients = tape.gradient(loss, params, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return loss, tf.nest.map_structure(_dense, gradients)
+    return distribute.sum_over_replicas((loss, tf.nest.map_structure(_dense, gradients)))
 
 
 def _axpy(params, direction, scale):
@@ -190,8 +194,8 @@ def first_order(problem: Problem, W, G, E, A, B, rates: Rates,
 
 def exact(problem: Problem, W, G, E, A, B, rates: Rates) -> Hypergradients:
     """d/dA and d/dB of L_val(W'(A, B)) by autodiff through the unrolled virtual step (nested
-    tapes, true Hessian-vector products): for small models and for checking. stats:
-    validation_loss (at W').
+    tapes, true Hessian-vector products): for small models and for checking, on one device.
+    stats: validation_loss (at W').
 
     The closures must be twice differentiable by TensorFlow: a soft-target cross entropy built on
     the fused softmax_cross_entropy_with_logits silently gives zero (its gradient op has no

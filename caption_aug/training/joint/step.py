@@ -13,6 +13,7 @@ import functools
 import tensorflow as tf
 
 from caption_aug import config_schema
+from caption_aug import distribute
 from caption_aug import precision
 from caption_aug.models.stateless import model_state
 from caption_aug.training import captioner_trainer
@@ -114,15 +115,22 @@ class JointStep:
                 "E": m.generator.trainable_variables, "F": m.discriminator.trainable_variables,
                 "A": [self.weight_logits], "B": [m.discriminator.arch_weights]}
 
-    def problem(self, batches) -> hypergradient.Problem:
-        """The hypergradient's closures over an iteration's batches; L_gen takes the first GAN
-        batch, with its noise and matching offsets drawn here once."""
+    def problem(self, batches, gan_noise) -> hypergradient.Problem:
+        """The hypergradient's closures over an iteration's batches (this replica's share under
+        a strategy); L_gen takes the first GAN batch with its rows of `gan_noise`, the noise and
+        matching offsets drawn for the global batch (`gan_noise_for`)."""
         gan_batch = dict(batches["gan"][0])
-        batch_size = tf.shape(gan_batch["image"])[0]
-        gan_batch["noise"] = self.gan_noise.normal([batch_size, self.config.gan.noise_dim])
-        gan_batch["offsets"] = self.gan_step.matching_offsets(self.gan_noise, batch_size)
+        own = distribute.replica_rows(gan_batch["image"])
+        gan_batch.update({key: own(values) for key, values in gan_noise.items()})
         return joint_problem.build_problem(self.models, {**batches, "gan": gan_batch},
                                            self.settings)
+
+    def gan_noise_for(self, gan_batch) -> dict:
+        """L_gen's noise and matching offsets for a global GAN batch, drawn once per iteration."""
+        batch_size = tf.shape(gan_batch["image"])[0]
+        noise = self.gan_noise.normal([batch_size, self.config.gan.noise_dim])
+        return {"noise": noise,
+                "offsets": self.gan_step.matching_offsets(self.gan_noise, batch_size)}
 
     def keras_models(self) -> list:
         """The Keras models the hypergradient differentiates through: captioner, LM, generator,
@@ -139,18 +147,31 @@ class JointStep:
                 tf.convert_to_tensor(m.discriminator.arch_weights))
 
     def _iteration(self, batches, with_hypergradient: bool):
+        """One iteration on global batches; under a strategy every replica takes its rows of them
+        (`distribute.split_batch`) and each update sums over the replicas."""
         figures = {}
+        shares = distribute.split_batch(batches)
         if with_hypergradient:
-            with precision.float32_layers(self.keras_models()):  # the probes in float32
-                grads = self.architect.hypergradients(self.problem(batches), *self.arguments())
+            grads = self._hypergradients(shares, self.gan_noise_for(batches["gan"][0]))
             figures.update(self.architect.figures(grads))
         if self.config.joint.update_lm_and_gan:
-            figures.update(self._lm_update(batches["lm"]))
-            figures.update(self._gan_updates(batches["gan"]))
-        figures.update(self._captioner_update(batches["real"], batches["synthetic"]))
+            figures.update(self._lm_update(shares["lm"]))
+            figures.update(self._gan_updates(shares["gan"]))
+        figures.update(self._captioner_update(shares["real"], batches["synthetic"]))
         if with_hypergradient:
             self.architect.update(grads)
         return figures
+
+    def _hypergradients(self, shares, gan_noise) -> hypergradient.Hypergradients:
+        """dL_val/dA and dL_val/dB from the weights before this iteration, on every replica with
+        its share of the batches (the probes' sums make them alike: see `hypergradient`)."""
+        def replica_hypergradients(replica_batches):
+            return self.architect.hypergradients(self.problem(replica_batches, gan_noise),
+                                                 *self.arguments())
+
+        with precision.float32_layers(self.keras_models()):  # the probes in float32
+            return distribute.first_replica(
+                tf.distribute.get_strategy().run(replica_hypergradients, args=(shares,)))
 
     def _lm_update(self, batch):
         """G <- G - opt(grad_G sum_i a_i l_i(G)), A fixed."""
@@ -168,19 +189,22 @@ class JointStep:
 
     def _captioner_update(self, real, synthetic):
         """W <- W - opt(grad_W [r L(real; W) + lambda L(S; W)]), S from the current G and E
-        (r: `joint.real_weight`, 1 but in the synthetic-only arm)."""
+        (r: `joint.real_weight`, 1 but in the synthetic-only arm). The synthetic pairs are drawn
+        for the global batch, then split like `real` (this replica's share under a strategy)."""
         m, step = self.models, self.captioner_step
         images, one_hots = joint_problem.synthetic_pairs(
             m, *model_state(m.lm), *model_state(m.generator), synthetic, self.settings)
-        images, one_hots = tf.stop_gradient(images), tf.stop_gradient(one_hots)
+        pairs = distribute.split_batch({"image": tf.stop_gradient(images),
+                                        "tokens": tf.stop_gradient(one_hots),
+                                        "padding_mask": synthetic["padding_mask"]})
 
-        def loss_fn():
-            real_loss = step.batch_loss(real["image"], real["token_ids"], real["padding_mask"],
-                                        training=True)[0].total
-            synthetic_loss = step.batch_loss(images, one_hots, synthetic["padding_mask"],
-                                             training=True)[0].total
+        def loss_fn(real_share, pairs_share):
+            real_loss = step.batch_loss(real_share["image"], real_share["token_ids"],
+                                        real_share["padding_mask"], training=True)[0].total
+            synthetic_loss = step.batch_loss(pairs_share["image"], pairs_share["tokens"],
+                                             pairs_share["padding_mask"], training=True)[0].total
             joint = self.config.joint
             return (joint.real_weight * real_loss + joint.synthetic_weight * synthetic_loss,
                     {"captioner/real_loss": real_loss, "captioner/synthetic_loss": synthetic_loss})
 
-        return step.update(loss_fn)[1]
+        return step.update(loss_fn, (real, pairs))[1]
