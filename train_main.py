@@ -174,7 +174,7 @@ def main(argv):
         if (config.distribute.strategy != "default"
                 and _MODE.value not in distribute.DISTRIBUTED_MODES):
             raise ValueError(f"distribute.strategy={config.distribute.strategy!r} runs only "
-                             f"--mode={' / '.join(distribute.DISTRIBUTED_MODES)} so far; "
+                             f"--mode={' / '.join(distribute.DISTRIBUTED_MODES)}; "
                              f"--mode={_MODE.value} needs the default strategy")
         strategy = distribute.build_strategy(config.distribute)
         precision.set_policy(config.mixed_precision)

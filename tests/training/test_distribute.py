@@ -1,10 +1,11 @@
 """tf.distribute (`config.distribute`, caption_aug/distribute.py) over 2 logical CPU devices: the
-mirrored captioner, LM, sentence-encoder and GAN steps equal one device on the same global batch,
-`--mode=train_captioner`, `train_lm`, `train_encoder` and `train_gan` run and resume mirrored,
-and the modes not yet distributed refuse in one line. Each in a fresh process: the CPU is split
+mirrored captioner, LM, sentence-encoder and GAN steps and the joint iteration equal one device on
+the same global batch, `--mode=train_captioner`, `train_lm`, `train_encoder`, `train_gan` and
+`joint` run and resume mirrored, and the modes not distributed refuse in one line. Each in a fresh process: the CPU is split
 before TensorFlow starts."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -29,8 +30,17 @@ MIRRORED = ["--config.distribute.strategy=mirrored", "--config.distribute.logica
 # 0.39 and 1.5 (second moments 2.8), the mode-seeking term over them 1.0 and 0.44.
 FLOAT32 = dict(loss=1e-5, momentums=1e-4, velocities=1e-3, statistics=1e-4)
 BFLOAT16 = dict(loss=1e-3, momentums=3e-2, velocities=3e-2, statistics=1e-4)
+# One joint iteration, twice (hypergradient, A and B updates, LM, GAN and captioner updates; tiny
+# random models of configs/hypergrad_check.py, hinge and matching loss on). Measured 2026-12-07:
+# the stages' figures 4e-7, moments 1e-5, statistics 5e-5, A 1e-6, B's Adam moments 1e-4; the
+# hypergradient's figures 3e-4: finite differences amplify rounding (one device on batches
+# perturbed by 1e-7 moves them by 6e-5). Known-bad, each tried: every replica's probes from its
+# own share alone put the hypergradient figures off by 7.0, A by 0.012 and B's moments by 0.95;
+# every replica taking the first rows of L_gen's noise 23, 0.005 and 1.6.
+JOINT = dict(loss=1e-5, hypergradient=3e-3, momentums=1e-4, velocities=1e-3, statistics=1e-4,
+             caption_weights=1e-4, architecture_moments=1e-2)
 CASES = [("captioner,lm,encoder,gan,gan_trainable", "float32", FLOAT32),
-         ("captioner", "mixed_bfloat16", BFLOAT16)]
+         ("captioner", "mixed_bfloat16", BFLOAT16), ("joint", "float32", JOINT)]
 
 
 @pytest.mark.slow
@@ -109,15 +119,40 @@ def test_train_gan_runs_mirrored_and_resumes(tmp_path):
     assert 0 <= accuracy["objects"]["accuracy"] <= 1, accuracy
 
 
-def test_a_mode_not_yet_distributed_refuses_the_mirrored_strategy_in_one_line(tmp_path):
-    result = train_main(tmp_path, "--mode=joint", *MIRRORED)
+@pytest.mark.slow
+def test_joint_phase_runs_mirrored_from_the_warm_ups_and_resumes(all_run, tmp_path):
+    """The joint phase mirrored from the one-device warm-ups of the shared `--mode=all` run: two
+    iterations with finite figures; a rerun restores the checkpoint the mirrored run wrote and has
+    nothing left to do."""
+    workdir = tmp_path / "run"
+    shutil.copytree(all_run[0], workdir)
+    shutil.rmtree(workdir / "joint")
+    flags = ["--mode=joint", *MIRRORED, "--config.joint.iterations=2"]
+    first = train_main(workdir, *flags)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "distribute: mirrored over 2 devices" in first.stderr
+    assert "joint iteration 2/2: " in first.stderr
+    metrics = json.loads((workdir / "joint" / "metrics.json").read_text())
+    assert metrics["iterations"] == 2 and not any(metrics["skipped_steps"].values()), metrics
+    assert 0 < metrics["caption_weights"]["min"] <= metrics["caption_weights"]["max"] < 1
+    again = train_main(workdir, *flags)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "joint iteration 1/2: " not in again.stderr
+    assert "joint iteration 2/2: " not in again.stderr
+    assert json.loads((workdir / "joint" / "metrics.json").read_text())["iterations"] == 2
+
+
+def test_a_mode_not_distributed_refuses_the_mirrored_strategy_in_one_line(tmp_path):
+    result = train_main(tmp_path, "--mode=check_hypergradient", *MIRRORED,
+                        config="configs/hypergrad_check.py")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: distribute.strategy='mirrored' runs only --mode=train_captioner / train_lm / "
-        "train_encoder / train_gan so far; --mode=joint needs the default strategy")
+        "error: distribute.strategy='mirrored' runs only --mode=data / train_captioner / eval / "
+        "export / train_lm / train_encoder / train_gan / all / joint / dry_run; "
+        "--mode=check_hypergradient needs the default strategy")
 
 
-def test_config_names_a_bad_strategy_and_xla_under_mirrored():
+def test_config_names_a_bad_strategy_xla_and_exact_hypergradients_under_mirrored():
     config = config_schema.base_config()
     config.distribute.strategy = "parameter_server"
     with pytest.raises(ValueError, match="distribute.strategy"):
@@ -125,4 +160,12 @@ def test_config_names_a_bad_strategy_and_xla_under_mirrored():
     config.distribute.strategy = "mirrored"
     config.captioner.jit_compile = True
     with pytest.raises(ValueError, match="captioner.jit_compile"):
+        config_schema.validate(config)
+    config.captioner.jit_compile = False
+    config.joint.jit_compile = True
+    with pytest.raises(ValueError, match="joint.jit_compile"):
+        config_schema.validate(config)
+    config.joint.jit_compile = False
+    config.joint.hypergradient = "exact"
+    with pytest.raises(ValueError, match="joint.hypergradient"):
         config_schema.validate(config)

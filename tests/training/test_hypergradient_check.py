@@ -1,6 +1,6 @@
 """`--mode=check_hypergradient` on tiny versions of the four real models, and `--mode=dry_run` on
 random tensors: the finite-difference hypergradients agree with the exact ones, and a config's
-models run joint iterations without data or pretrained weights."""
+models run joint iterations without data or pretrained weights (mirrored, in bfloat16)."""
 
 import json
 import subprocess
@@ -40,10 +40,14 @@ def test_finite_differences_match_nested_tapes_on_the_four_real_models(tmp_path,
 
 
 @pytest.mark.slow
-def test_dry_run_runs_joint_iterations_on_random_tensors(tmp_path):
-    result = _train_main(tmp_path, "configs/hypergrad_check.py", "dry_run")
+def test_dry_run_runs_joint_iterations_on_random_tensors_mirrored_in_bfloat16(tmp_path):
+    result = _train_main(tmp_path, "configs/hypergrad_check.py", "dry_run",
+                         "--config.distribute.strategy=mirrored",
+                         "--config.distribute.logical_cpu_devices=2",
+                         "--config.mixed_precision=mixed_bfloat16")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "dry_run.json").read_text())
-    assert report["finite"]
+    assert report["finite"] and report["replicas"] == 2
+    assert report["mixed_precision"] == "mixed_bfloat16"
     assert len(report["seconds_per_iteration"]) == 3
     assert set(report["parameters"]) == {"W", "G", "E", "F", "A", "B"}

@@ -1,6 +1,7 @@
 """`--mode=dry_run`: builds every model of a config with random weights and runs joint iterations
-on random tensors of the configured shapes. It checks a GPU config (sizes, memory, speed) without
-its data, its pretrained weights or a network; it writes nothing but WORKDIR/dry_run.json.
+on random tensors of the configured shapes, under the config's strategy and mixed precision
+(recorded beside the timings). It checks a GPU config (sizes, memory, speed) without its data, its
+pretrained weights or a network; it writes nothing but WORKDIR/dry_run.json.
 """
 
 import json
@@ -11,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug.training.checks import random_models
 from caption_aug.training.joint import step as joint_step_lib
 
@@ -28,7 +30,8 @@ def run_mode(config, workdir: str) -> dict:
     step = joint_step_lib.JointStep(config, models, weight_logits, gan)
     result = {"parameters": {name: _parameters(variables)
                              for name, variables in step.weights().items()},
-              "vocabulary_size": vocabulary_size, "seconds_per_iteration": []}
+              "vocabulary_size": vocabulary_size, "replicas": distribute.replicas(),
+              "mixed_precision": config.mixed_precision, "seconds_per_iteration": []}
     for iteration in range(ITERATIONS):
         batches = random_models.batches(config, vocabulary_size, seed=config.seed + iteration)
         started = time.time()

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from caption_aug import distribute
 from caption_aug.models import caption_lm
 
 
@@ -29,7 +30,9 @@ class CaptionSampler:
         self.noise_dim = noise_dim
         self.seed = seed
         self.length = generation_config.max_length + 2  # start + caption + end
-        caption_lm.compile_for_generation(lm, generation_config, seed)
+        # XLA cannot read a mirrored variable's copies (the sampler's seed state) on one device
+        caption_lm.compile_for_generation(lm, generation_config, seed,
+                                          jit_compile=distribute.replicas() == 1)
 
     def sample(self, batch_size: int, draw: int) -> dict:
         """Draw number `draw`: {"token_ids" int32 [S, T], "padding_mask" bool, "generated_mask"

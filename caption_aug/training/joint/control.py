@@ -15,6 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import config_schema
+from caption_aug import distribute
 from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.evaluation import captioner_eval
@@ -37,18 +38,20 @@ def train(config, workdir: str, prepared):
     checkpointer = checkpoints.resume_or_start(layout.checkpoint_dir(workdir, STAGE),
                                                dict(**trainer.checkpoint_objects(), step=step))
     updates, every = config.joint.iterations, config.joint.checkpoint_every
+    done = int(step.numpy())  # int() of a mirrored variable fails
     batches = joint_trainer.real_stream(
-        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), done=int(step))
+        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), done=done)
     logging.info("control arm: %d real-only captioner updates from the warm-up checkpoint", updates)
-    meter = progress.Progress("control arm", updates, done=int(step))
-    while int(step) < updates:
-        trainer.train_step(next(batches))
+    meter = progress.Progress("control arm", updates, done=done)
+    while done < updates:
+        trainer.train_step(distribute.split_batch(next(batches)))
         trainer.guard.check()
         step.assign_add(1)
-        meter.update(int(step))
-        if int(step) % every == 0 or int(step) == updates:
-            checkpointer.save(int(step))
-    return model, {"updates": int(step), "skipped_steps": trainer.guard.skipped_steps}
+        done += 1
+        meter.update(done)
+        if done % every == 0 or done == updates:
+            checkpointer.save(done)
+    return model, {"updates": done, "skipped_steps": trainer.guard.skipped_steps}
 
 
 def evaluate(config, workdir: str, prepared) -> dict:

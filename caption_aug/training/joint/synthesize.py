@@ -59,7 +59,7 @@ def synthesize(config, workdir: str, prepared) -> str:
     path = os.path.join(directory, "captions.json")
     with open(path, "w") as f:
         json.dump({"info": {"description": "caption_aug synthetic pairs",
-                            "joint_iterations": int(run.iteration)},
+                            "joint_iterations": run.iterations_done},
                    "images": [image for image, _ in entries],
                    "annotations": [annotation for _, annotation in entries]}, f, indent=1)
     return path

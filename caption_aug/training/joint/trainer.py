@@ -46,6 +46,10 @@ class JointRun:
     iteration: tf.Variable
     checkpointer: checkpoints.Checkpointer
 
+    @property
+    def iterations_done(self) -> int:
+        return int(self.iteration.numpy())  # int() of a mirrored variable fails
+
 
 def load_gan_step(config, workdir: str, vocabulary_size: int):
     """The GAN step restored from WORKDIR/gan/checkpoints (raises when train_gan has not run),
@@ -236,19 +240,19 @@ def train(config, workdir: str, prepared) -> tuple:
     joint = config.joint
     run = build_run(config, workdir, prepared)
     streams = batch_streams(config, pipelines.Datasets(config, prepared.splits,
-                                                       prepared.tokenizer), int(run.iteration))
+                                                       prepared.tokenizer), run.iterations_done)
     flat_captions = prepared.splits["train"].flat_captions
     os.makedirs(os.path.join(workdir, STAGE), exist_ok=True)
     log_path = os.path.join(workdir, STAGE, SYNTHETIC_CAPTIONS)
-    caption_sampler.truncate_log(log_path, int(run.iteration))  # draws past the checkpoint
+    caption_sampler.truncate_log(log_path, run.iterations_done)  # draws past the checkpoint
     monitor = Monitor(workdir, flat_captions, config.lm.generation.num_table_rows)
     seconds = {"with_hypergradient": [], "without_hypergradient": []}
     logging.info("joint phase: %d iterations, hypergradient %s every %d, lambda %g",
                  joint.iterations, joint.hypergradient, joint.hypergradient_every,
                  joint.synthetic_weight)
-    meter = progress.Progress("joint iterations", joint.iterations, done=int(run.iteration))
-    while int(run.iteration) < joint.iterations:
-        step = int(run.iteration)
+    meter = progress.Progress("joint iterations", joint.iterations, done=run.iterations_done)
+    while run.iterations_done < joint.iterations:
+        step = run.iterations_done
         with_hypergradient = step % joint.hypergradient_every == 0 and (
             joint.update_caption_weights or joint.update_architecture)  # else nothing uses it
         started = time.time()
@@ -263,7 +267,7 @@ def train(config, workdir: str, prepared) -> tuple:
         seconds["with_hypergradient" if with_hypergradient else "without_hypergradient"].append(
             figures["seconds_per_iteration"])
         run.iteration.assign_add(1)
-        done = int(run.iteration)
+        done = run.iterations_done
         meter.update(done)
         if done % joint.log_every == 0 or done == joint.iterations:
             monitor.write(done, figures, run)
@@ -286,14 +290,14 @@ def phase_metrics(config, run: JointRun, log_path: str, flat_captions, seconds: 
     there are any), its synthetic captions, skipped updates, its pace."""
     weights = keras.ops.convert_to_numpy(run.step.weight_logits)
     return {
-        "iterations": int(run.iteration),
+        "iterations": run.iterations_done,
         "caption_weights": caption_weight_report(weights, flat_captions,
                                                  config.lm.generation.num_table_rows),
         **({"corrupted_captions": corrupted_caption_report(
             weights, corrupted, config.lm.initial_caption_weight)} if corrupted else {}),
         "architecture": architecture_report(run.step.models.discriminator),
         "synthetic_captions": synthetic_caption_report(
-            log_path, flat_captions, config.data.source == "caption_shapes", int(run.iteration)),
+            log_path, flat_captions, config.data.source == "caption_shapes", run.iterations_done),
         "skipped_steps": run.step.skipped_steps(),
         "seconds_per_iteration_this_run": {
             k: float(np.median(v)) for k, v in seconds.items() if v},
