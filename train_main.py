@@ -165,21 +165,26 @@ def main(argv):
     try:
         config = load_config()
         config_schema.validate(config, check_data_paths=_MODE.value != "dry_run")
-        os.makedirs(workdir, exist_ok=True)
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json(indent=2))
-        logging.info("mode=%s workdir=%s", _MODE.value, workdir)
         from caption_aug import distribute  # imports TensorFlow: after the start-up checks
         from caption_aug import precision
+        from caption_aug.workdir import checkpoints
         if (config.distribute.strategy != "default"
                 and _MODE.value not in distribute.DISTRIBUTED_MODES):
             raise ValueError(f"distribute.strategy={config.distribute.strategy!r} runs only "
                              f"--mode={' / '.join(distribute.DISTRIBUTED_MODES)}; "
                              f"--mode={_MODE.value} needs the default strategy")
         strategy = distribute.build_strategy(config.distribute)
+        workdir = distribute.worker_workdir(workdir, strategy)
+        if workdir != _WORKDIR.value:
+            checkpoints.restore_from(_WORKDIR.value, workdir)
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json(indent=2))
+        logging.info("mode=%s workdir=%s", _MODE.value, workdir)
         precision.set_policy(config.mixed_precision)
         with strategy.scope():
             importlib.import_module(MODES[_MODE.value]).run_mode(config, workdir)
+            distribute.barrier()  # multi-worker: all end together (none sees another as crashed)
     except (FileNotFoundError, NotADirectoryError, ValueError, json.JSONDecodeError) as e:
         if flags.FLAGS.verbosity >= 1:
             raise

@@ -14,7 +14,7 @@ NORMALIZATIONS = ("imagenet", "unit", "tanh")
 CAPTIONER_BACKBONES = ("resnet101", "resnet50", "small_cnn", "features")
 CAPTIONER_DECODERS = ("lstm_attention", "transformer")
 MIXED_PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
-DISTRIBUTE_STRATEGIES = ("default", "mirrored")  # caption_aug/distribute.py
+DISTRIBUTE_STRATEGIES = ("default", "mirrored", "multi_worker")  # caption_aug/distribute.py
 SELECTION_METRICS = ("all_true", "bleu_4")   # captioner.select_by
 RESNET_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
 HYPERGRADIENT_METHODS = ("finite_difference", "exact", "first_order")
@@ -297,11 +297,12 @@ def _synthesize() -> ml_collections.ConfigDict:
 
 
 def _distribute() -> ml_collections.ConfigDict:
-    """tf.distribute (caption_aug/distribute.py): so far for `--mode=train_captioner`,
-    `--mode=train_lm` and `--mode=train_encoder` only."""
+    """tf.distribute (caption_aug/distribute.py) for the modes of
+    `distribute.DISTRIBUTED_MODES`."""
     return ml_collections.ConfigDict(dict(
-        strategy="default",                  # "mirrored": one host's GPUs (else its logical CPUs)
-        logical_cpu_devices=0))              # > 0: split the CPU into this many devices (tests)
+        strategy="default",                  # "mirrored": one host's GPUs (else its logical CPUs);
+                                             # "multi_worker": the hosts TF_CONFIG names
+        logical_cpu_devices=0))              # > 0: split the CPU into this many devices (mirrored)
 
 
 def _study() -> ml_collections.ConfigDict:
@@ -565,14 +566,24 @@ def _check_distribute(config) -> None:
              f"one of {DISTRIBUTE_STRATEGIES}")
     _require(dist.logical_cpu_devices >= 0, "distribute.logical_cpu_devices",
              dist.logical_cpu_devices, ">= 0")
+    _require(dist.strategy != "multi_worker" or dist.logical_cpu_devices == 0,
+             "distribute.logical_cpu_devices", dist.logical_cpu_devices,
+             '0 under distribute.strategy="multi_worker" (each worker takes its GPUs, else its CPU)')
+    for key in ("captioner.pretrain_steps", "captioner.pretrain_object_steps",
+                "encoder.image_pretrain_steps"):
+        section, name = key.split(".")
+        _require(dist.strategy != "multi_worker" or not config[section][name], key,
+                 config[section][name], '0 under distribute.strategy="multi_worker" (the '
+                 "pretraining runs Keras' fit, which Keras 3 does not run multi-worker)")
+    distributed = f"under distribute.strategy={dist.strategy!r}"
     for key in ("captioner", "joint"):
         _require(dist.strategy == "default" or not config[key].jit_compile,
                  f"{key}.jit_compile", config[key].jit_compile,
-                 'False under distribute.strategy="mirrored" (XLA does not compile its replicas)')
+                 f"False {distributed} (XLA does not compile its replicas)")
     _require(dist.strategy == "default" or config.joint.hypergradient != "exact",
              "joint.hypergradient", config.joint.hypergradient,
-             '"finite_difference" or "first_order" under distribute.strategy="mirrored" (the '
-             "nested tapes of \"exact\", a check for small models, run on one device)")
+             f'"finite_difference" or "first_order" {distributed} (the nested tapes of '
+             '"exact", a check for small models, run on one device)')
 
 
 def _check_joint(config) -> None:

@@ -1,4 +1,5 @@
-"""tf.distribute for the stages' custom steps (`config.distribute`): one host, several devices.
+"""tf.distribute for the stages' custom steps (`config.distribute`): one host's devices, or
+several hosts' (`multi_worker`).
 
 A step runs in two halves (`replicated_update`): each replica computes its share of the global
 batch's loss and the gradients of that share (`Strategy.run`); the shares are summed in the
@@ -10,6 +11,9 @@ the default strategy (one device) every function here reduces to the plain singl
 """
 
 import functools
+import json
+import os
+import threading
 from typing import Callable, Sequence
 
 import keras
@@ -19,6 +23,8 @@ from absl import logging
 # The modes that run under a strategy of several replicas (see the README); the others refuse it.
 DISTRIBUTED_MODES = ("data", "train_captioner", "eval", "export", "train_lm", "train_encoder",
                      "train_gan", "all", "joint", "dry_run")
+_GATHERABLE = (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)  # what all-gathers take
+WORKERS = "workers"  # WORKDIR/workers/<index>: a multi-worker run's other workers (worker_workdir)
 
 
 def split_cpu(logical_devices: int) -> None:
@@ -32,17 +38,86 @@ def split_cpu(logical_devices: int) -> None:
 
 
 def build_strategy(cfg) -> tf.distribute.Strategy:
-    """The strategy `cfg` (`config.distribute`) names: `default` (one device) or `mirrored` over
-    this host's GPUs, else over its logical CPU devices (`logical_cpu_devices`)."""
+    """The strategy `cfg` (`config.distribute`) names: `default` (one device), `mirrored` over
+    this host's GPUs, else over its logical CPU devices (`logical_cpu_devices`), or
+    `multi_worker` over the workers that the TF_CONFIG environment variable names (each its GPUs,
+    else its CPU)."""
     split_cpu(cfg.logical_cpu_devices)
     if cfg.strategy == "default":
         return tf.distribute.get_strategy()
+    if cfg.strategy == "multi_worker":
+        return _multi_worker()
     devices = ([d.name for d in tf.config.list_logical_devices("GPU")]
                or [d.name for d in tf.config.list_logical_devices("CPU")])
     strategy = tf.distribute.MirroredStrategy(devices)
     logging.info("distribute: mirrored over %d devices (%s)", strategy.num_replicas_in_sync,
                  ", ".join(devices))
     return strategy
+
+
+def _multi_worker() -> tf.distribute.MultiWorkerMirroredStrategy:
+    """MultiWorkerMirroredStrategy from TF_CONFIG; ValueError when TF_CONFIG names no cluster."""
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not JSON ({e})") from None
+    if not cluster:
+        raise ValueError('distribute.strategy="multi_worker" needs TF_CONFIG naming the cluster '
+                         'and this task, e.g. {"cluster": {"worker": ["host1:port", '
+                         '"host2:port"]}, "task": {"type": "worker", "index": 0}}')
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    logging.info("distribute: multi_worker, %d replicas, this task %s %d%s",
+                 strategy.num_replicas_in_sync, resolver.task_type, resolver.task_id,
+                 " (the chief)" if is_chief(strategy) else "")
+    return strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's results to the workdir: always, except a
+    multi-worker run's workers other than the chief (task `chief`, else worker 0)."""
+    return strategy.extended.should_checkpoint
+
+
+def worker_workdir(workdir: str, strategy: tf.distribute.Strategy) -> str:
+    """Where this process reads and writes: `workdir` for the chief; for another worker of a
+    multi-worker run `workdir/workers/<task index>`, its own copy of what the chief writes
+    (every worker runs the same program), except that checkpoints are restored from the
+    chief's (`checkpoints.restore_from`), so that every worker resumes where the chief did."""
+    if is_chief(strategy):
+        return workdir
+    return os.path.join(workdir, WORKERS, str(strategy.cluster_resolver.task_id))
+
+
+def barrier() -> None:
+    """In a multi-worker run, waits until every worker has got here (a collective sum); a no-op
+    otherwise. After a checkpoint save, so that no worker restores the chief's before it is
+    written."""
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)),
+                        axis=None)
+
+
+def on_one_device(fn: Callable, *args, **kwargs):
+    """`fn(*args, **kwargs)` under the default strategy (one device) whatever the strategy around
+    it, run in a thread of its own (a strategy's scope is thread-local); its exception, if any,
+    raised here. For the evaluation tools that train and predict with Keras' own `fit` and
+    `predict`, which fail under MultiWorkerMirroredStrategy in Keras 3 (keras-team/keras#20585)."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # handed to the caller's thread
+            outcome["error"] = e
+
+    thread = threading.Thread(target=target, name=getattr(fn, "__name__", "on_one_device"))
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def replicas() -> int:
@@ -109,12 +184,19 @@ def replica_rows(like) -> Callable:
 
 def whole_batch(batch):
     """In the cross-replica context, a distributed batch as the global batch (its replicas'
-    shares concatenated in order); `batch` itself with one replica."""
+    shares concatenated in order, every worker's); `batch` itself with one replica."""
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync == 1:
         return batch
-    return tf.nest.map_structure(
-        lambda shares: tf.concat(strategy.experimental_local_results(shares), axis=0), batch)
+
+    def gathered(shares):  # across workers too; the all-gather takes 32/64-bit numbers only
+        dtype = strategy.experimental_local_results(shares)[0].dtype
+        if dtype in _GATHERABLE:
+            return strategy.gather(shares, axis=0)
+        wide = tf.float32 if dtype.is_floating else tf.int32
+        return tf.cast(strategy.gather(strategy.run(tf.cast, args=(shares, wide)), axis=0), dtype)
+
+    return tf.nest.map_structure(gathered, batch)
 
 
 def split_batch(batch):
@@ -162,12 +244,15 @@ def share_of_global(loss):
 
 
 def distribute_batches(dataset: tf.data.Dataset):
-    """`dataset`'s global batches split across the current strategy's replicas (the dataset
-    itself with one replica)."""
+    """`dataset`'s global batches split across the current strategy's replicas, in order (the
+    dataset itself with one replica)."""
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync == 1:
         return dataset
-    return strategy.experimental_distribute_dataset(dataset)
+    # every worker reads the same dataset and takes its replicas' rows of each global batch
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
 
 
 def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> tuple:
@@ -189,11 +274,12 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
 
 
 def _reducible(value):
-    """A replica's `value` in a dtype the all-reduce and all-gather take: bfloat16 (a figure or
-    an embedding under mixed_bfloat16) as float32."""
-    if value is not None and value.dtype == tf.bfloat16:
-        return tf.cast(value, tf.float32)
-    return value
+    """A replica's `value` as the all-reduce and all-gather take it: bfloat16 (a figure or an
+    embedding under mixed_bfloat16) as float32, and placed on the replica's device (a
+    multi-worker collective refuses a replica's input, which has no device in a tf.function)."""
+    if value is None:
+        return None
+    return tf.cast(value, tf.float32) if value.dtype == tf.bfloat16 else tf.identity(value)
 
 
 def apply_everywhere(apply_fn: Callable, global_gradients: Sequence):
@@ -206,8 +292,11 @@ def apply_everywhere(apply_fn: Callable, global_gradients: Sequence):
         lambda context: [g if context.replica_id_in_sync_group == 0 else scaled(g, 0.0)
                          for g in global_gradients])
     # as Keras' LossScaleOptimizer does in its cross-replica cond (not `run`, which fails in a
-    # cond branch)
-    return strategy.extended.call_for_each_replica(apply_fn, args=(shares,))
+    # cond branch); the shares re-made on each replica's device, which a multi-worker
+    # collective (the optimisers' sum) needs
+    return strategy.extended.call_for_each_replica(
+        lambda replica_shares: apply_fn([None if g is None else tf.identity(g)
+                                         for g in replica_shares]), args=(shares,))
 
 
 def scaled(gradient, factor):

@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 from keras import layers
 
+from caption_aug import distribute
 from caption_aug import progress
 from caption_aug.data import corpus
 from caption_aug.data import pipelines
@@ -126,8 +127,8 @@ def predict(model: keras.Model, images, batch_size: int = 256) -> dict:
     """Predicted class index per attribute, and `objects`: the rank [N, NUM_PAIRS] of each pair
     among the image's pair logits (0: the likeliest pair). Ranks, not a threshold: with 1-3
     positives among 56 the logits are rarely calibrated to cross 0. (Only the heads the model
-    has.)"""
-    outputs = model.predict(images, batch_size=batch_size, verbose=0)
+    has.) On one device under any strategy."""
+    outputs = distribute.on_one_device(model.predict, images, batch_size=batch_size, verbose=0)
     predicted = {name: np.argmax(outputs[name], axis=-1) for name in ATTRIBUTES if name in outputs}
     if OBJECTS in outputs:
         predicted[OBJECTS] = np.argsort(np.argsort(-outputs[OBJECTS], axis=-1), axis=-1)
@@ -164,7 +165,13 @@ def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, root
     `learning_rate`, `filters`, `convs_per_block`, `stem`: `config.attribute_classifier`), or
     reloads their weights from `cache_directory(root, ...)/classifier.weights.h5` (the
     architecture is this module's), and measures colour and shape on the real single-object test
-    images."""
+    images. On one device under any strategy: an evaluation tool, the same for every run."""
+    return distribute.on_one_device(_train_or_load, train, test, image_size, root, settings,
+                                    cache_max_mb, seed)
+
+
+def _train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, root: str, settings,
+                   cache_max_mb: float, seed: int) -> ClassifierResult:
     directory = cache_directory(root, image_size, settings, seed)
     path = os.path.join(directory, "classifier.weights.h5")
     steps, batch_size = settings["steps"], settings["batch_size"]

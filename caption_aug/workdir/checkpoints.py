@@ -5,7 +5,8 @@ adds the Keras seed-generator states of every model in it, which `tf.train.Check
 reach (without them a resumed run draws other dropout masks than an uninterrupted one), and
 `Checkpointer.save` refuses to write a non-finite variable. Every stage resumes from
 `WORKDIR/<stage>/checkpoints/`; the captioner also keeps `best/` by its selection metric
-(`StageCheckpoints`); `restore_stage` loads either into a later stage's models.
+(`StageCheckpoints`); `restore_stage` loads either into a later stage's models. In a multi-worker
+run every worker saves its own and restores the chief's (`restore_from`).
 """
 
 import os
@@ -16,9 +17,28 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import distribute
 from caption_aug.workdir import layout
 
 SEED_STATES = "seed_states"
+# This process's workdir -> the workdir its checkpoints are restored from (`restore_from`).
+_RESTORE_ROOTS = {}
+
+
+def restore_from(chief_workdir: str, workdir: str) -> None:
+    """Makes this process restore every checkpoint under `workdir` from the same place under
+    `chief_workdir`, while it still saves its own (a multi-worker run's worker other than the
+    chief: see `distribute.worker_workdir`)."""
+    _RESTORE_ROOTS[os.path.abspath(workdir)] = os.path.abspath(chief_workdir)
+
+
+def _restored_from(directory: str) -> str:
+    """The directory whose checkpoints stand for `directory`'s (`restore_from`)."""
+    directory = os.path.abspath(directory)
+    for own, chief in _RESTORE_ROOTS.items():
+        if directory == own or directory.startswith(own + os.sep):
+            return chief + directory[len(own):]
+    return directory
 
 
 def seed_states(model) -> list:
@@ -76,7 +96,7 @@ class Checkpointer:
 
     def restore(self) -> bool:
         """Restores the latest save if there is one; True when it did."""
-        path = self.manager.latest_checkpoint
+        path = latest_in(self.directory)
         if path:
             self.checkpoint.restore(path).assert_existing_objects_matched()
             logging.info("resumed from %s", path)
@@ -88,7 +108,9 @@ class Checkpointer:
         if bad:
             raise ValueError(f"not checkpointing {self.directory}: {len(bad)} variables hold NaN "
                              f"or infinity (first: {bad[0]})")
-        return self.manager.save(checkpoint_number=number)
+        path = self.manager.save(checkpoint_number=number)
+        distribute.barrier()  # a multi-worker run: the chief's save is there before anyone reads it
+        return path
 
 
 def resume_or_start(directory: str, objects: dict, max_to_keep: int = 2) -> Checkpointer:
@@ -136,4 +158,6 @@ def restore_stage(workdir: str, stage: str, objects: dict, kind: str = layout.CH
 
 
 def latest_in(directory: str) -> Optional[str]:
+    """The latest checkpoint that stands for `directory`'s (`restore_from`), or None."""
+    directory = _restored_from(directory)
     return tf.train.latest_checkpoint(directory) if os.path.isdir(directory) else None
