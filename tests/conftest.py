@@ -17,7 +17,8 @@ COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
 # idles (pytest-xdist's own order, most tests first, ran them last: 32 minutes at stop 38). The
 # first builds `all_run`; the second, which needs none, runs beside it.
 LONGEST_FIRST = ("tests/training/test_joint.py", "tests/training/test_gan_follows_colour.py",
-                 "tests/training/test_resume.py", "tests/training/test_hypergradient_check.py",
+                 "tests/training/test_resume.py", "tests/training/test_multi_worker.py",
+                 "tests/training/test_hypergradient_check.py",
                  "tests/training/test_nonfinite.py", "tests/training/test_gan_trainer.py",
                  "tests/training/test_encoder_trainer.py",
                  "tests/training/test_encoder_pretraining.py",
