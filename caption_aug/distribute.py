@@ -23,7 +23,7 @@ from absl import logging
 # The modes that run under a strategy of several replicas (see the README); the others refuse it.
 DISTRIBUTED_MODES = ("data", "train_captioner", "eval", "export", "train_lm", "train_encoder",
                      "train_gan", "all", "joint", "dry_run")
-_GATHERABLE = (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)  # what all-gathers take
+_GATHERABLE = (tf.float16, tf.float32, tf.float64, tf.int32, tf.int64)  # what collectives take
 WORKERS = "workers"  # WORKDIR/workers/<index>: a multi-worker run's other workers (worker_workdir)
 
 
@@ -189,12 +189,9 @@ def whole_batch(batch):
     if strategy.num_replicas_in_sync == 1:
         return batch
 
-    def gathered(shares):  # across workers too; the all-gather takes 32/64-bit numbers only
+    def gathered(shares):  # across workers too, in a dtype the all-gather takes and back
         dtype = strategy.experimental_local_results(shares)[0].dtype
-        if dtype in _GATHERABLE:
-            return strategy.gather(shares, axis=0)
-        wide = tf.float32 if dtype.is_floating else tf.int32
-        return tf.cast(strategy.gather(strategy.run(tf.cast, args=(shares, wide)), axis=0), dtype)
+        return tf.cast(strategy.gather(strategy.run(_reducible, args=(shares,)), axis=0), dtype)
 
     return tf.nest.map_structure(gathered, batch)
 
@@ -274,12 +271,15 @@ def replicated_update(replica_fn: Callable, args: tuple, apply_fn: Callable) -> 
 
 
 def _reducible(value):
-    """A replica's `value` as the all-reduce and all-gather take it: bfloat16 (a figure or an
-    embedding under mixed_bfloat16) as float32, and placed on the replica's device (a
-    multi-worker collective refuses a replica's input, which has no device in a tf.function)."""
+    """A replica's `value` as the all-reduce and all-gather take it: in a 32/64-bit dtype
+    (bfloat16, a figure or an embedding under mixed_bfloat16, as float32; bool or uint8 as
+    int32), and placed on the replica's device (a multi-worker collective refuses a replica's
+    input, which has no device in a tf.function)."""
     if value is None:
         return None
-    return tf.cast(value, tf.float32) if value.dtype == tf.bfloat16 else tf.identity(value)
+    if value.dtype in _GATHERABLE:
+        return tf.identity(value)
+    return tf.cast(value, tf.float32 if value.dtype.is_floating else tf.int32)
 
 
 def apply_everywhere(apply_fn: Callable, global_gradients: Sequence):
