@@ -40,7 +40,7 @@ def main(_):
             result = attribute_classifier.train_or_load(
                 data.splits["train"], data.splits["test"], _SIZE.value,
                 os.path.join(_WORKDIR.value, "attribute_classifier"), settings,
-                config.data.cache_max_mb, seed)
+                config.data.cache_max_mb, seed, config.max_consecutive_skips)
             rows.append(dict(size=_SIZE.value, steps=_STEPS.value, stem=stem, seed=seed,
                              seconds=time.perf_counter() - start, **result.real_accuracy))
             print(f"size {_SIZE.value}, {_STEPS.value} steps, stem {stem}, seed {seed}: colour "

@@ -569,12 +569,6 @@ def _check_distribute(config) -> None:
     _require(dist.strategy != "multi_worker" or dist.logical_cpu_devices == 0,
              "distribute.logical_cpu_devices", dist.logical_cpu_devices,
              '0 under distribute.strategy="multi_worker" (each worker takes its GPUs, else its CPU)')
-    for key in ("captioner.pretrain_steps", "captioner.pretrain_object_steps",
-                "encoder.image_pretrain_steps"):
-        section, name = key.split(".")
-        _require(dist.strategy != "multi_worker" or not config[section][name], key,
-                 config[section][name], '0 under distribute.strategy="multi_worker" (the '
-                 "pretraining runs Keras' fit, which Keras 3 does not run multi-worker)")
     distributed = f"under distribute.strategy={dist.strategy!r}"
     for key in ("captioner", "joint"):
         _require(dist.strategy == "default" or not config[key].jit_compile,

@@ -102,8 +102,8 @@ def barrier() -> None:
 def on_one_device(fn: Callable, *args, **kwargs):
     """`fn(*args, **kwargs)` under the default strategy (one device) whatever the strategy around
     it, run in a thread of its own (a strategy's scope is thread-local); its exception, if any,
-    raised here. For the evaluation tools that train and predict with Keras' own `fit` and
-    `predict`, which fail under MultiWorkerMirroredStrategy in Keras 3 (keras-team/keras#20585)."""
+    raised here. For the evaluation tools whose figures must not depend on the run's strategy
+    (the GAN's attribute classifier)."""
     outcome = {}
 
     def target():
@@ -130,6 +130,17 @@ def batch_normalization(**kwargs) -> keras.layers.BatchNormalization:
     global batch (`synchronized=True`) when built under a strategy of several replicas; with one
     replica the plain layer keeps its own arithmetic."""
     return keras.layers.BatchNormalization(synchronized=replicas() > 1, **kwargs)
+
+
+def synchronize_batch_norms(model: keras.Model) -> keras.Model:
+    """`model` (a keras.applications network, built with plain batch norms) with every batch
+    norm taking its statistics over the global batch, as `batch_normalization`'s do, when built
+    under a strategy of several replicas; unchanged otherwise."""
+    if replicas() > 1:
+        for layer in model._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True
+    return model
 
 
 def _several_replicas():

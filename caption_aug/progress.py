@@ -6,7 +6,6 @@ so it needs no knowledge of the machine; lines come at most every `every_seconds
 
 import time
 
-import keras
 from absl import logging
 
 
@@ -40,15 +39,3 @@ class Progress:
             self._last = now
             logging.info("%s", self.line(done))
 
-
-class KerasProgress(keras.callbacks.Callback):
-    """The progress line for a `keras.Model.fit` of `total` steps (fit's own bar is off in logs)."""
-
-    def __init__(self, name: str, total: int):
-        super().__init__()
-        self.meter = Progress(name, total)
-        self.done = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.done += 1
-        self.meter.update(self.done)

@@ -27,6 +27,7 @@ from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data.caption_shapes import vocabulary as vocab
 from caption_aug.models.captioner import encoder as encoder_lib
+from caption_aug.training import guard as guard_lib
 
 ATTRIBUTES = {"colour": vocab.COLOURS, "shape": vocab.SHAPES}
 OBJECTS = "objects"          # the multi-label head: (colour, shape) pairs present
@@ -127,8 +128,13 @@ def predict(model: keras.Model, images, batch_size: int = 256) -> dict:
     """Predicted class index per attribute, and `objects`: the rank [N, NUM_PAIRS] of each pair
     among the image's pair logits (0: the likeliest pair). Ranks, not a threshold: with 1-3
     positives among 56 the logits are rarely calibrated to cross 0. (Only the heads the model
-    has.) On one device under any strategy."""
-    outputs = distribute.on_one_device(model.predict, images, batch_size=batch_size, verbose=0)
+    has.) Batch by batch through one compiled call, which runs under any strategy (Keras'
+    `predict` fails under MultiWorkerMirroredStrategy: keras-team/keras#20585)."""
+    call = tf.function(lambda batch: model(batch, training=False))
+    batches = [call(images[start:start + batch_size])
+               for start in range(0, len(images), batch_size)]
+    outputs = {name: np.concatenate([batch[name].numpy() for batch in batches])
+               for name in batches[0]}
     predicted = {name: np.argmax(outputs[name], axis=-1) for name in ATTRIBUTES if name in outputs}
     if OBJECTS in outputs:
         predicted[OBJECTS] = np.argsort(np.argsort(-outputs[OBJECTS], axis=-1), axis=-1)
@@ -160,18 +166,19 @@ def cache_directory(root: str, image_size: int, settings, seed: int) -> str:
 
 
 def train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, root: str, settings,
-                  cache_max_mb: float, seed: int) -> ClassifierResult:
+                  cache_max_mb: float, seed: int, max_consecutive_skips: int) -> ClassifierResult:
     """Trains the classifiers on the real train images with `settings` (`steps`, `batch_size`,
     `learning_rate`, `filters`, `convs_per_block`, `stem`: `config.attribute_classifier`), or
     reloads their weights from `cache_directory(root, ...)/classifier.weights.h5` (the
     architecture is this module's), and measures colour and shape on the real single-object test
-    images. On one device under any strategy: an evaluation tool, the same for every run."""
+    images. On one device under any strategy: an evaluation tool, whose weights and scores (and
+    cache) are the same for every run whatever its strategy."""
     return distribute.on_one_device(_train_or_load, train, test, image_size, root, settings,
-                                    cache_max_mb, seed)
+                                    cache_max_mb, seed, max_consecutive_skips)
 
 
 def _train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, root: str, settings,
-                   cache_max_mb: float, seed: int) -> ClassifierResult:
+                   cache_max_mb: float, seed: int, max_consecutive_skips: int) -> ClassifierResult:
     directory = cache_directory(root, image_size, settings, seed)
     path = os.path.join(directory, "classifier.weights.h5")
     steps, batch_size = settings["steps"], settings["batch_size"]
@@ -188,13 +195,20 @@ def _train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, roo
         single = np.array([len(meta["objects"]) == 1 for meta in train.metadata])
         logging.info("training the attribute classifier on %d real single-object images and the "
                      "object head on all %d, %d steps each", int(single.sum()), len(images), steps)
+
+        def guard(name):
+            return guard_lib.NonFiniteGuard(name, max_consecutive_skips,
+                                            "attribute_classifier.learning_rate")
+
         fit(attributes, images[single], {name: labels[name][single] for name in ATTRIBUTES},
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps, batch_size,
-            learning_rate, seed, "attribute classifier: colour/shape steps")
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None), steps,
+            batch_size, learning_rate, seed, guard("attribute_classifier"),
+            "attribute classifier: colour/shape steps")
         attributes.trainable = False
         fit(objects, images, {OBJECTS: labels[OBJECTS]},
-            keras.losses.BinaryCrossentropy(from_logits=True), steps, batch_size, learning_rate,
-            seed, "attribute classifier: object-head steps")
+            keras.losses.BinaryCrossentropy(from_logits=True, reduction=None), steps, batch_size,
+            learning_rate, seed, guard("attribute_classifier_objects"),
+            "attribute classifier: object-head steps")
         os.makedirs(directory, exist_ok=True)
         model.save_weights(path)
     test = split_with_max_objects(test, 1)
@@ -204,17 +218,52 @@ def _train_or_load(train: corpus.Split, test: corpus.Split, image_size: int, roo
     return ClassifierResult(model, real)
 
 
+class ClassifierStep:
+    """The supervised step of an image network under named heads: Adam on the sum of the heads'
+    losses, each its mean over the global batch, through the non-finite guard like every stage's
+    step, under any strategy (each replica its share of the batch, batch norm over the global
+    batch: `distribute`). Hand-written rather than Keras' `fit`, which fails under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585)."""
+
+    def __init__(self, model: keras.Model, loss, learning_rate: float,
+                 guard: guard_lib.NonFiniteGuard):
+        self.model, self.loss, self.guard = model, loss, guard
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(model.trainable_variables)
+        self.train_step = tf.function(self.update)
+
+    def update(self, batch) -> dict:
+        """One guarded step on `batch`, (images, labels by head name), `loss` (per example, no
+        reduction) for every head; returns whether it was applied and the loss."""
+        variables = self.model.trainable_variables
+
+        def loss_fn(images, labels):
+            outputs = self.model(images, training=True)
+            loss = tf.add_n([distribute.global_mean(self.loss(labels[name], outputs[name]))
+                             for name in labels])
+            return loss, {"loss": loss}
+
+        applied, figures = self.guard.update(
+            loss_fn, batch, variables, self.model.non_trainable_variables,
+            lambda gradients: self.optimizer.apply(gradients, variables))
+        return {"applied": applied, **figures}
+
+
 def fit(model: keras.Model, images: np.ndarray, labels: dict, loss, steps: int, batch_size: int,
-        learning_rate: float, seed: int, progress_name: str) -> None:
-    """`steps` Adam steps on shuffled, randomly flipped batches of (images, labels), with a
-    progress line called `progress_name`."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss={name: loss for name in labels})
+        learning_rate: float, seed: int, guard: guard_lib.NonFiniteGuard,
+        progress_name: str) -> None:
+    """`steps` of `ClassifierStep` on shuffled, randomly flipped batches of (images, labels),
+    each split across the current strategy's replicas, with a progress line called
+    `progress_name`; stops (`NonFiniteError`) after the guard's limit of skipped steps in a row."""
+    step = ClassifierStep(model, loss, learning_rate, guard)
     dataset = (tf.data.Dataset.from_tensor_slices((images, labels))
                .shuffle(len(images), seed=seed).repeat().batch(batch_size)
-               .map(lambda x, y: (_jitter(x), y)).prefetch(2))
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
-              callbacks=[progress.KerasProgress(progress_name, steps)])
+               .map(lambda x, y: (_jitter(x), y)).take(steps).prefetch(2))
+    meter = progress.Progress(progress_name, steps)
+    for done, batch in enumerate(distribute.distribute_batches(dataset), 1):
+        step.train_step(batch)
+        guard.check()
+        meter.update(done)
 
 
 def _jitter(images: tf.Tensor) -> tf.Tensor:

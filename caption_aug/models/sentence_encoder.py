@@ -48,7 +48,8 @@ class TokenEmbedding(layers.Layer):
 
 def _image_features(backbone: str, image_size: int, weights: str) -> keras.Model:
     """CNN feature extractor [B, S, S, 3] -> [B, C]: a small CNN from scratch (the CPU default) or a
-    keras.applications model, with `weights` "" (random), "imagenet" or a local weights file."""
+    keras.applications model, with `weights` "" (random), "imagenet" or a local weights file
+    (batch norm over the global batch under a strategy of several replicas)."""
     inputs = keras.Input([image_size, image_size, 3])
     if backbone == "small_cnn":
         x = inputs
@@ -67,7 +68,7 @@ def _image_features(backbone: str, image_size: int, weights: str) -> keras.Model
                         weights="imagenet" if weights == "imagenet" else None)
     if weights and weights != "imagenet":
         model.load_weights(weights)
-    return model
+    return distribute.synchronize_batch_norms(model)
 
 
 @keras.saving.register_keras_serializable("caption_aug")

@@ -17,6 +17,7 @@ from absl import logging
 from keras import layers
 
 from caption_aug.evaluation import attribute_classifier as classifier_lib
+from caption_aug.training import guard as guard_lib
 
 
 class SplitImages:
@@ -37,18 +38,20 @@ class SplitImages:
 
 
 def pretrain_attributes(image_input, pooled, split_images: SplitImages, steps: int,
-                        batch_size: int, learning_rate: float, seed: int, name: str) -> dict:
+                        batch_size: int, learning_rate: float, seed: int,
+                        guard: guard_lib.NonFiniteGuard, name: str) -> dict:
     """Trains the network from `image_input` to `pooled` features [B, F] in place, `steps` Adam
-    steps under colour and shape heads on the single-object train images; returns its steps,
-    seconds and colour/shape accuracy on the single-object validation images."""
+    steps under colour and shape heads on the single-object train images (under the current
+    strategy, through `guard`); returns its steps, seconds and colour/shape accuracy on the
+    single-object validation images."""
     model = keras.Model(image_input, classifier_lib.attribute_heads(pooled), name="attributes")
     images, labels = split_images("train", True)
     logging.info("pretraining %s as a colour/shape classifier: %d steps on %d single-object "
                  "train images", name, steps, len(images))
     start = time.perf_counter()
     classifier_lib.fit(model, images, {key: labels[key] for key in classifier_lib.ATTRIBUTES},
-                       keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps,
-                       batch_size, learning_rate, seed, f"{name} pretraining steps")
+                       keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None),
+                       steps, batch_size, learning_rate, seed, guard, f"{name} pretraining steps")
     images, labels = split_images("validation", True)
     accuracy = classifier_lib.accuracy(classifier_lib.predict(model, images), labels)
     return {"steps": steps, "seconds": time.perf_counter() - start,
@@ -69,7 +72,9 @@ def pretrain(encoder: keras.Model, prepared, config) -> dict:
     start = time.perf_counter()
     result = pretrain_attributes(image_input, layers.GlobalMaxPooling1D()(pixels), split_images,
                                  cfg.pretrain_steps, cfg.pretrain_batch_size,
-                                 cfg.pretrain_learning_rate, config.seed, "captioner encoder")
+                                 cfg.pretrain_learning_rate, config.seed,
+                                 _guard("captioner_encoder_pretraining", config),
+                                 "captioner encoder")
     result["object_steps"] = cfg.pretrain_object_steps
     if cfg.pretrain_object_steps:
         result["validation_accuracy"][classifier_lib.OBJECTS] = _pretrain_objects(
@@ -92,10 +97,16 @@ def _pretrain_objects(image_input, pixels, split_images: SplitImages, config) ->
     logging.info("pretraining the captioner's encoder as a (colour, shape)-pair detector: %d steps "
                  "on all %d train images", cfg.pretrain_object_steps, len(images))
     classifier_lib.fit(model, images, {classifier_lib.OBJECTS: labels[classifier_lib.OBJECTS]},
-                       keras.losses.BinaryCrossentropy(from_logits=True),
+                       keras.losses.BinaryCrossentropy(from_logits=True, reduction=None),
                        cfg.pretrain_object_steps, cfg.pretrain_batch_size,
                        cfg.pretrain_learning_rate, config.seed,
+                       _guard("captioner_encoder_pretraining_objects", config),
                        "captioner encoder pretraining steps (objects)")
     images, labels = split_images("validation", False)
     return classifier_lib.objects_found(classifier_lib.predict(model, images),
                                         labels[classifier_lib.OBJECTS])
+
+
+def _guard(name: str, config) -> guard_lib.NonFiniteGuard:
+    return guard_lib.NonFiniteGuard(name, config.max_consecutive_skips,
+                                    "captioner.pretrain_learning_rate")

@@ -128,7 +128,10 @@ def pretrain_image_side(config, workdir: str, data: prepare.PreparedData, step: 
     result = encoder_pretraining.pretrain_attributes(
         image_input, features(image_input), split_images, steps,
         config.encoder.image_pretrain_batch_size, config.encoder.image_pretrain_learning_rate,
-        config.seed, "sentence encoder image side")
+        config.seed, guard_lib.NonFiniteGuard("encoder_image_pretraining",
+                                              config.max_consecutive_skips,
+                                              "encoder.image_pretrain_learning_rate"),
+        "sentence encoder image side")
     logging.info("pretrained image side on validation images: %s (%.0f s)",
                  result["validation_accuracy"], result["seconds"])
     metrics_lib.write_json(os.path.join(layout.stage_dir(workdir, STAGE), PRETRAINING_JSON),

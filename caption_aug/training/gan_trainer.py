@@ -535,7 +535,8 @@ def evaluate(config, workdir: str, prepared, trainer: GanStep) -> dict:
     test = prepared.splits["test"]
     classifier = attribute_classifier.train_or_load(
         prepared.splits["train"], test, image_size, os.path.join(workdir, "attribute_classifier"),
-        config.attribute_classifier, config.data.cache_max_mb, config.seed)
+        config.attribute_classifier, config.data.cache_max_mb, config.seed,
+        config.max_consecutive_skips)
     arguments = dict(tokenizer=prepared.tokenizer, max_tokens=config.data.max_caption_tokens,
                      noise_dim=config.gan.noise_dim)
     scores = gan_eval.conditional_accuracy(trainer.generate, classifier.model, test,

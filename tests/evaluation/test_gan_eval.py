@@ -27,7 +27,7 @@ def classifier(prepared, tmp_path_factory):
         prepared.splits["train"], prepared.splits["test"], SIZE,
         str(tmp_path_factory.mktemp("classifier")),
         dict(steps=300, batch_size=32, learning_rate=2e-3, filters=(16, 32, 64),
-             convs_per_block=1, stem=0), cache_max_mb=64, seed=0)
+             convs_per_block=1, stem=0), cache_max_mb=64, seed=0, max_consecutive_skips=20)
 
 
 def test_single_object_subset_keeps_images_captions_tokens_and_metadata_aligned(prepared):

@@ -1,10 +1,10 @@
 """Run by test_distribute.py in a fresh process (the CPU must be split into 2 logical devices
 before TensorFlow starts): two steps of each named stage (captioner, LM, sentence encoder, GAN
 conditioned on the encoder or on its trainable stand-in, the joint iteration) on one global
-batch, once on one device and once mirrored over the two; prints one JSON line per stage of the
-largest differences between them.
+batch, once on one device and once mirrored over the two; also the encoders' pretraining step
+(classifier). Prints one JSON line per stage of the largest differences between them.
 
-  python -m tests.training.mirrored_steps captioner|lm|encoder|gan|gan_trainable|joint[,...] \
+  python -m tests.training.mirrored_steps captioner|captioner_resnet|classifier|lm|encoder|gan|gan_trainable|joint[,...] \
       [float32|mixed_bfloat16]
 """
 
@@ -22,6 +22,7 @@ distribute.split_cpu(2)
 import keras  # noqa: E402  (after the CPU split)
 
 from caption_aug import config_schema  # noqa: E402
+from caption_aug.evaluation import attribute_classifier  # noqa: E402
 from caption_aug.models import caption_lm  # noqa: E402
 from caption_aug.models import sentence_encoder  # noqa: E402
 from caption_aug.models.captioner import build_captioner  # noqa: E402
@@ -30,6 +31,7 @@ from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
+from caption_aug.training import guard as guard_lib  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from caption_aug.training.checks import random_models  # noqa: E402
 from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
@@ -82,6 +84,25 @@ def captioner_step():
     step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
     return (step, model, step.encoder_variables + step.decoder_variables,
             (step.encoder_optimizer, step.decoder_optimizer), captioner_batch)
+
+
+def captioner_resnet_step():
+    """The same with a keras.applications ResNet-50 encoder (random weights, conv5 trained: its
+    batch norms in training mode) on 64x64 images (a 2x2 grid)."""
+    cfg = tiny_captioner_config(dropout=0.0, backbone="resnet50", encoded_size=2,
+                                fine_tune_stages=("conv5",))
+    model = build_captioner(cfg, VOCAB, 2 * IMAGE_SIZE)
+    step = captioner_trainer.CaptionerStep(cfg, model, max_consecutive_skips=5)
+
+    def batch(seed):
+        rng = np.random.default_rng(seed)
+        image = rng.normal(size=(BATCH, 2 * IMAGE_SIZE, 2 * IMAGE_SIZE, 3)).astype("float32")
+        object_masks = rng.random((BATCH, OBJECTS, 4))
+        return {**captioner_batch(seed), "image": image,
+                "object_masks": (object_masks / object_masks.sum(-1, keepdims=True)).astype("float32")}
+
+    return (step, model, step.encoder_variables + step.decoder_variables,
+            (step.encoder_optimizer, step.decoder_optimizer), batch)
 
 
 def lm_step():
@@ -197,7 +218,26 @@ def joint_step():
             lambda seed: random_models.batches(config, vocabulary, seed + 10))
 
 
-STAGES = {"captioner": captioner_step, "lm": lm_step, "encoder": encoder_step, "gan": gan_step,
+def classifier_batch(seed: int) -> tuple:
+    """Images and their colour and shape classes."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-1, 1, (BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32"),
+            {name: rng.integers(0, len(values), BATCH).astype("int32")
+             for name, values in attribute_classifier.ATTRIBUTES.items()})
+
+
+def classifier_step():
+    """The same for the encoders' pretraining step (`attribute_classifier.ClassifierStep`): a
+    small CNN with batch norm under colour and shape heads."""
+    model = attribute_classifier.build_classifiers(IMAGE_SIZE, (4, 8), 1, 0)[0]
+    step = attribute_classifier.ClassifierStep(
+        model, keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None), 1e-3,
+        guard_lib.NonFiniteGuard("classifier", 5, "learning_rate"))
+    return step, model, model.trainable_variables, (step.optimizer,), classifier_batch
+
+
+STAGES = {"captioner": captioner_step, "captioner_resnet": captioner_resnet_step,
+          "classifier": classifier_step, "lm": lm_step, "encoder": encoder_step, "gan": gan_step,
           "gan_trainable": lambda: gan_step("trainable"), "joint": joint_step}
 
 

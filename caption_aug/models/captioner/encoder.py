@@ -42,7 +42,8 @@ def resnet_backbone(name: str, image_size: int, weights, fine_tune_stages: Seque
                     ) -> keras.Model:
     """A keras.applications ResNet without avgpool/fc. `weights`: None, "imagenet" or a local
     .weights.h5 / .h5 file. Layers outside `fine_tune_stages` (e.g. conv3..conv5) are frozen,
-    which also puts their batch norms in inference mode."""
+    which also puts their batch norms in inference mode; the others' statistics are the global
+    batch's under a strategy of several replicas."""
     unknown = set(fine_tune_stages) - set(RESNET_STAGES)
     if unknown:
         raise ValueError(f"unknown ResNet stages {sorted(unknown)}: expected some of {RESNET_STAGES}")
@@ -51,7 +52,7 @@ def resnet_backbone(name: str, image_size: int, weights, fine_tune_stages: Seque
                            input_tensor=TorchToCaffe()(inputs))
     for layer in resnet.layers:
         layer.trainable = layer.name.split("_")[0] in fine_tune_stages
-    return keras.Model(inputs, resnet.output, name=name)
+    return distribute.synchronize_batch_norms(keras.Model(inputs, resnet.output, name=name))
 
 
 def _conv_bn(x, width: int, strides: int, name: str):
