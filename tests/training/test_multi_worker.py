@@ -83,6 +83,9 @@ def test_two_workers_run_all_alike_and_resume_from_the_chief(tmp_path):
     first = _run_workers(workdir, "--config.joint.iterations=2", *PRETRAINING)
     assert "distribute: multi_worker, 2 replicas, this task worker 0 (the chief)" in first[0]
     assert "distribute: multi_worker, 2 replicas, this task worker 1\n" in first[1]
+    for stderr in first:
+        assert "pretrained image side on validation images" in stderr
+        assert "pretrained captioner encoder on validation images" in stderr
     metrics = json.loads((workdir / "joint" / "metrics.json").read_text())
     assert metrics["iterations"] == 2 and not any(metrics["skipped_steps"].values()), metrics
     assert (workdir / "export").is_dir()
