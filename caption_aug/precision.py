@@ -2,7 +2,7 @@
 float32 that every loss is computed in whatever the layers compute in.
 
 Under "mixed_float16" / "mixed_bfloat16" layers keep float32 weights and compute in half
-precision; losses, the loss scale (float16: `training/guard.py`), the hypergradient's A/B
+precision; losses, the loss scale (float16: `guard.py`), the hypergradient's A/B
 arithmetic, its probes (`float32_layers`) and what models hand on (logits, generated images:
 `full_precision`) stay float32.
 """

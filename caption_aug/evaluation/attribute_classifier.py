@@ -27,7 +27,7 @@ from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data.caption_shapes import vocabulary as vocab
 from caption_aug.models.captioner import encoder as encoder_lib
-from caption_aug.training import guard as guard_lib
+from caption_aug import guard as guard_lib
 
 ATTRIBUTES = {"colour": vocab.COLOURS, "shape": vocab.SHAPES}
 OBJECTS = "objects"          # the multi-label head: (colour, shape) pairs present

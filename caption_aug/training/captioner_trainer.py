@@ -32,7 +32,7 @@ from caption_aug.models.captioner import (attention_supervision_loss, build_capt
                                           teacher_forced_loss)
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
-from caption_aug.training import guard as guard_lib
+from caption_aug import guard as guard_lib
 from caption_aug.training.plateau import Plateau
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout

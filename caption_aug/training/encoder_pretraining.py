@@ -17,7 +17,7 @@ from absl import logging
 from keras import layers
 
 from caption_aug.evaluation import attribute_classifier as classifier_lib
-from caption_aug.training import guard as guard_lib
+from caption_aug import guard as guard_lib
 
 
 class SplitImages:

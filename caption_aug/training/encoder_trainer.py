@@ -25,7 +25,7 @@ from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
-from caption_aug.training import guard as guard_lib
+from caption_aug import guard as guard_lib
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
 from caption_aug.workdir import summaries

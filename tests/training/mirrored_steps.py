@@ -31,7 +31,7 @@ from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
-from caption_aug.training import guard as guard_lib  # noqa: E402
+from caption_aug import guard as guard_lib  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from caption_aug.training.checks import random_models  # noqa: E402
 from caption_aug.training.joint import step as joint_step_lib  # noqa: E402

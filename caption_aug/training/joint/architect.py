@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from caption_aug import config_schema
 from caption_aug import distribute
-from caption_aug.training import guard as guard_lib
+from caption_aug import guard as guard_lib
 from caption_aug.training.joint import hypergradient
 
 # Adam's epsilon for B: hypergradients carry the product of the virtual learning rates (about 1e-7
