@@ -12,17 +12,20 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COCO_SAMPLE_DIR = os.path.join(REPO_ROOT, "samples", "coco2017-val-sample")
-# The longest test files, longest first (clean clone, 2026-12-06): they run first, so that under
-# `-n 2 --dist loadfile --no-loadscope-reorder` neither worker ends on a long file while the other
-# idles (pytest-xdist's own order, most tests first, ran them last: 32 minutes at stop 38). The
-# first builds `all_run`; the second, which needs none, runs beside it.
-LONGEST_FIRST = ("tests/training/test_joint.py", "tests/training/test_gan_follows_colour.py",
-                 "tests/training/test_resume.py", "tests/training/test_multi_worker.py",
+# The longest test files first (CI and clean-clone durations, 2026-12-07), so that under
+# `-n 3 --dist loadfile --no-loadscope-reorder` no worker ends on a long file while the others
+# idle (pytest-xdist's own order, most tests first, ran them last: 32 minutes at stop 38). The
+# first builds the shared `all_run`; the next three need none, so no worker waits on its lock at
+# the start (test_gan_follows_colour.py has one test: pytest-xdist queues the fourth behind it).
+LONGEST_FIRST = ("tests/training/test_joint.py", "tests/training/test_multi_worker.py",
+                 "tests/training/test_gan_follows_colour.py",
                  "tests/training/test_hypergradient_check.py",
-                 "tests/training/test_nonfinite.py", "tests/training/test_gan_trainer.py",
-                 "tests/training/test_encoder_trainer.py",
+                 "tests/training/test_distribute.py", "tests/training/test_resume.py",
+                 "tests/training/test_distribute_runs.py", "tests/training/test_nonfinite.py",
+                 "tests/training/test_gan_trainer.py", "tests/training/test_encoder_trainer.py",
                  "tests/training/test_encoder_pretraining.py",
-                 "tests/training/test_distribute.py")
+                 "tests/training/test_captioner_trainer.py",
+                 "tests/training/test_captioner_modes.py")
 
 
 def pytest_collection_modifyitems(items):
@@ -46,6 +49,10 @@ def coco_val_captions(coco_sample_dir):
     """All 25,014 real val2017 captions, as text."""
     with open(os.path.join(coco_sample_dir, "captions_val2017.json")) as f:
         return [a["caption"] for a in json.load(f)["annotations"]]
+
+
+# `train_main.py` flags: the mirrored strategy over 2 logical CPU devices.
+MIRRORED = ["--config.distribute.strategy=mirrored", "--config.distribute.logical_cpu_devices=2"]
 
 
 def train_main(workdir, *flags, config="configs/all_tiny.py", timeout=1500):

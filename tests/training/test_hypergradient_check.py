@@ -14,7 +14,7 @@ from tests.conftest import REPO_ROOT
 def _train_main(workdir, config, mode, *flags):
     return subprocess.run([sys.executable, "train_main.py", f"--workdir={workdir}",
                            f"--config={config}", f"--mode={mode}", *flags], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1800)
 
 
 @pytest.mark.slow

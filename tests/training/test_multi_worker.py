@@ -35,7 +35,7 @@ def _free_ports(count: int) -> list:
     return ports
 
 
-def _run_workers(workdir, *flags, workers: int = 2, timeout: int = 1500) -> list:
+def _run_workers(workdir, *flags, workers: int = 2, timeout: int = 2400) -> list:
     """`train_main.py` as `workers` processes of one multi-worker cluster; their stderr texts
     (the test fails with a worker's last lines when one exits non-zero). Each logs to a file: a
     worker blocked on a full pipe would stall the others' collectives."""
