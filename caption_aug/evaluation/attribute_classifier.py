@@ -22,12 +22,12 @@ from absl import logging
 from keras import layers
 
 from caption_aug import distribute
+from caption_aug import guard as guard_lib
 from caption_aug import progress
 from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data.caption_shapes import vocabulary as vocab
 from caption_aug.models.captioner import encoder as encoder_lib
-from caption_aug import guard as guard_lib
 
 ATTRIBUTES = {"colour": vocab.COLOURS, "shape": vocab.SHAPES}
 OBJECTS = "objects"          # the multi-label head: (colour, shape) pairs present

@@ -24,6 +24,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import distribute
+from caption_aug import guard as guard_lib
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.data.caption_shapes import grounding
@@ -32,7 +33,6 @@ from caption_aug.models.captioner import (attention_supervision_loss, build_capt
                                           teacher_forced_loss)
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
-from caption_aug import guard as guard_lib
 from caption_aug.training.plateau import Plateau
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout

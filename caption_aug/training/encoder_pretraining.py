@@ -16,8 +16,8 @@ import keras
 from absl import logging
 from keras import layers
 
-from caption_aug.evaluation import attribute_classifier as classifier_lib
 from caption_aug import guard as guard_lib
+from caption_aug.evaluation import attribute_classifier as classifier_lib
 
 
 class SplitImages:

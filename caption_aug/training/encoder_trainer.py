@@ -19,13 +19,13 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import distribute
+from caption_aug import guard as guard_lib
 from caption_aug.data import pipelines
 from caption_aug.data import prepare
 from caption_aug.evaluation import retrieval
 from caption_aug.models import sentence_encoder
 from caption_aug.training import encoder_pretraining
 from caption_aug.training import epochs
-from caption_aug import guard as guard_lib
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
 from caption_aug.workdir import summaries

@@ -23,6 +23,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import distribute
+from caption_aug import guard as guard_lib
 from caption_aug import progress
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
@@ -33,7 +34,6 @@ from caption_aug.models.stage2gan import discriminator as discriminator_lib
 from caption_aug.models.stage2gan import losses
 from caption_aug.models.stage2gan.factory import GanModels, build_models
 from caption_aug.models.stateless import model_state
-from caption_aug import guard as guard_lib
 from caption_aug.workdir import checkpoints
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib

@@ -23,6 +23,7 @@ import tensorflow as tf
 from absl import logging
 
 from caption_aug import distribute
+from caption_aug import guard as guard_lib
 from caption_aug.data import corpus
 from caption_aug.data import example as example_lib
 from caption_aug.data import pipelines
@@ -32,7 +33,6 @@ from caption_aug.evaluation import lm_eval
 from caption_aug.models import caption_lm
 from caption_aug.text import tokenizer as tokenizer_lib
 from caption_aug.training import epochs
-from caption_aug import guard as guard_lib
 from caption_aug.workdir import layout
 from caption_aug.workdir import metrics as metrics_lib
 from caption_aug.workdir import summaries

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from caption_aug.evaluation import attribute_classifier
 from caption_aug import guard as guard_lib
+from caption_aug.evaluation import attribute_classifier
 
 SIZE, BATCH = 16, 6
 PER_EXAMPLE = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)

@@ -22,6 +22,7 @@ distribute.split_cpu(2)
 import keras  # noqa: E402  (after the CPU split)
 
 from caption_aug import config_schema  # noqa: E402
+from caption_aug import guard as guard_lib  # noqa: E402
 from caption_aug.evaluation import attribute_classifier  # noqa: E402
 from caption_aug.models import caption_lm  # noqa: E402
 from caption_aug.models import sentence_encoder  # noqa: E402
@@ -31,7 +32,6 @@ from caption_aug.models.stage2gan import factory as gan_factory  # noqa: E402
 from caption_aug.training import captioner_trainer  # noqa: E402
 from caption_aug.training import encoder_trainer  # noqa: E402
 from caption_aug.training import gan_trainer  # noqa: E402
-from caption_aug import guard as guard_lib  # noqa: E402
 from caption_aug.training import lm_trainer  # noqa: E402
 from caption_aug.training.checks import random_models  # noqa: E402
 from caption_aug.training.joint import step as joint_step_lib  # noqa: E402

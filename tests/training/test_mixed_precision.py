@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from caption_aug import guard as guard_lib
 from caption_aug import precision
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
-from caption_aug import guard as guard_lib
 from tests.models.captioner_fixtures import (IMAGE_SIZE, VOCAB, tiny_captioner_config,
                                              tiny_transformer)
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from caption_aug import guard as guard_lib
 from caption_aug.data import prepare
 from caption_aug.models.captioner import build_captioner
 from caption_aug.training import captioner_trainer
-from caption_aug import guard as guard_lib
 from caption_aug.training import lm_trainer
 from caption_aug.workdir import checkpoints
 from configs import all_tiny
