@@ -51,3 +51,28 @@ def test_dry_run_runs_joint_iterations_on_random_tensors_mirrored_in_bfloat16(tm
     assert report["mixed_precision"] == "mixed_bfloat16"
     assert len(report["seconds_per_iteration"]) == 3
     assert set(report["parameters"]) == {"W", "G", "E", "F", "A", "B"}
+
+
+def test_copy_weights_casts_into_a_twin_and_refuses_other_shapes():
+    """What the float64 references of the check and of benchmarks/hypergradient_accuracy.py
+    rest on: a twin gets every weight and A; models of another size are refused, not zipped."""
+    import numpy as np
+    from caption_aug.training.checks import hypergradient_check
+    from configs import hypergrad_check
+
+    config = hypergrad_check.get_config()
+    vocabulary = config.tokenizer.vocab_size
+    source = hypergradient_check.random_joint_step(config, vocabulary, "float32", num_captions=7)
+    config.seed += 1
+    twin = hypergradient_check.random_joint_step(config, vocabulary, "float64", num_captions=7)
+    hypergradient_check.copy_weights(source, twin)
+    for source_model, model in zip(source.keras_models(), twin.keras_models()):
+        for source_variable, variable in zip(source_model.variables, model.variables):
+            np.testing.assert_array_equal(np.asarray(variable),
+                                          np.asarray(source_variable).astype(variable.dtype))
+    np.testing.assert_array_equal(np.asarray(twin.weight_logits),
+                                  np.asarray(source.weight_logits).astype(np.float64))
+    config.lm.hidden_dim *= 2
+    other = hypergradient_check.random_joint_step(config, vocabulary, "float64", num_captions=7)
+    with pytest.raises(ValueError, match="does not match"):
+        hypergradient_check.copy_weights(source, other)

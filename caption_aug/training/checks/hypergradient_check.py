@@ -57,21 +57,28 @@ def second_order_moments():
         keras_tf_nn._compute_moments = original
 
 
-def _models(config, vocabulary_size: int, policy: str) -> joint_step_lib.JointStep:
+def random_joint_step(config, vocabulary_size: int, policy: str,
+                      num_captions: int = random_models.NUM_CAPTIONS) -> joint_step_lib.JointStep:
     """The joint step of random models built under `policy`."""
     before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        models, weight_logits, gan = random_models.build(config, vocabulary_size)
+        models, weight_logits, gan = random_models.build(config, vocabulary_size, num_captions)
     finally:
         keras.config.set_dtype_policy(before)
     return joint_step_lib.JointStep(config, models, weight_logits, gan)
 
 
-def _copy_weights(source: joint_step_lib.JointStep, target: joint_step_lib.JointStep) -> None:
-    """The float64 reference's weights (and A) into the mixed-precision models, cast."""
+def copy_weights(source: joint_step_lib.JointStep, target: joint_step_lib.JointStep) -> None:
+    """One joint step's weights (and A) into another's models of the same shapes, cast to each
+    variable's dtype; raises when the two steps' models do not match variable for variable."""
     for source_model, model in zip(source.keras_models(), target.keras_models()):
-        for source_variable, variable in zip(source_model.variables, model.variables):
+        pairs = list(zip(source_model.variables, model.variables))
+        if len(source_model.variables) != len(model.variables) or any(
+                s.shape != v.shape for s, v in pairs):
+            raise ValueError(f"model {model.name!r} does not match {source_model.name!r} variable "
+                             "for variable: built from another config?")
+        for source_variable, variable in pairs:
             variable.assign(tf.cast(source_variable, variable.dtype))
     target.weight_logits.assign(tf.cast(source.weight_logits, target.weight_logits.dtype))
 
@@ -102,10 +109,10 @@ def check(config) -> dict:
     taken on float32 models (what a float32 run gets)."""
     config = random_models.offline_copy(config)
     vocabulary_size = config.tokenizer.vocab_size
-    step = probed = _models(config, vocabulary_size, "float64")
+    step = probed = random_joint_step(config, vocabulary_size, "float64")
     if config.mixed_precision != "float32":
-        probed = _models(config, vocabulary_size, config.mixed_precision)
-        _copy_weights(step, probed)
+        probed = random_joint_step(config, vocabulary_size, config.mixed_precision)
+        copy_weights(step, probed)
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
     args = _arguments(step, batches)
     started = time.time()
@@ -121,8 +128,8 @@ def check(config) -> dict:
               "seconds": {"finite_difference": round(finite_seconds, 2),
                           "exact": round(exact_seconds, 2)}}
     if probed is not step:
-        float32 = _models(config, vocabulary_size, "float32")
-        _copy_weights(step, float32)
+        float32 = random_joint_step(config, vocabulary_size, "float32")
+        copy_weights(step, float32)
         reference = _finite_difference(float32, batches, config.joint.epsilon_scale)
         result["float32_models"] = {"a": agreement(reference.a, exact.a),
                                     "b": agreement(reference.b, exact.b)}

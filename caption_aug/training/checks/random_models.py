@@ -31,8 +31,9 @@ def offline_copy(config):
     return config
 
 
-def build(config, vocabulary_size: int):
-    """(JointModels, A variable, GanStep) with random weights, seeded by `config.seed`."""
+def build(config, vocabulary_size: int, num_captions: int = NUM_CAPTIONS):
+    """(JointModels, A variable over `num_captions` captions, GanStep) with random weights,
+    seeded by `config.seed`."""
     keras.utils.set_random_seed(config.seed)
     lm = caption_lm.build_caption_lm(config.lm, vocabulary_size)
     conditioning = None
@@ -53,7 +54,7 @@ def build(config, vocabulary_size: int):
         discriminator=gan_models.discriminator, captioner=captioner,
         generator_objective=gan.generator_objective)
     weight_logits = tf.Variable(
-        caption_lm.initial_weight_logits(NUM_CAPTIONS, config.lm.initial_caption_weight).astype(
+        caption_lm.initial_weight_logits(num_captions, config.lm.initial_caption_weight).astype(
             keras.config.dtype_policy().variable_dtype),
         trainable=False, name="caption_weight_logits")
     return models, weight_logits, gan

@@ -1,0 +1,152 @@
+"""How close the joint step's hypergradients come to the exact ones on trained models.
+
+From a run's warmed-up stages (a `--mode=all` workdir, or one whose warm-up phases have run) and
+the first `--draws` batches its joint phase would take: dL_val/dA and dL_val/dB by the joint
+step's finite differences (float32) at each of `--epsilon_scales`, and exactly (nested tapes) in
+float32, each against the exact ones taken on float64 twins of the same models (the reference):
+cosine and relative error per draw, their means, and the seconds of one call of each method
+(the last draw's: traced before when --draws >= 2).
+
+  python benchmarks/hypergradient_accuracy.py --workdir=runs/shapes [--config=configs/shapes.py] \
+      [--draws=3] [--epsilon_scales=0.01,0.03,0.1,0.3,1] \
+      [--out=benchmarks/results/hypergradient_accuracy.json]
+
+The config must be the one the workdir was trained with. The exact hypergradients need what
+`--mode=check_hypergradient` needs (its module's docstring): oneDNN off (set here before
+TensorFlow loads) and batch moments right to the second derivative; deterministic kernels are on.
+Nothing is written to the workdir.
+"""
+
+import os
+import sys
+import time
+
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # before TensorFlow loads (see the docstring)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from caption_aug import precision  # noqa: E402
+from caption_aug.data import pipelines  # noqa: E402
+from caption_aug.data import prepare  # noqa: E402
+from caption_aug.training.checks import hypergradient_check  # noqa: E402
+from caption_aug.training.checks import random_models  # noqa: E402
+from caption_aug.training.joint import hypergradient  # noqa: E402
+from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
+from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
+import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/shapes.py",
+                                          "The config the workdir was trained with.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir with warmed-up stages.", required=True)
+_DRAWS = flags.DEFINE_integer("draws", 3, "Joint iterations' batches to take the figures on.")
+_EPSILON_SCALES = flags.DEFINE_list("epsilon_scales", ["0.01", "0.03", "0.1", "0.3", "1"],
+                                    "joint.epsilon_scale values of the finite differences.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_accuracy.json", "JSON output.")
+
+
+def first_batches(config, prepared, step, draws: int) -> list:
+    """(batches, L_gen noise) of the joint phase's first `draws` iterations, from the warm LM."""
+    sampler = joint_trainer.caption_sampler.CaptionSampler(
+        step.models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
+        config.gan.noise_dim, config.seed)
+    streams = joint_trainer.batch_streams(
+        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), 0)
+    out = []
+    for draw in range(draws):
+        batches = tf.nest.map_structure(tf.convert_to_tensor, joint_trainer.next_batches(
+            streams, sampler, config, draw))
+        out.append((batches, step.gan_noise_for(batches["gan"][0])))
+    return out
+
+
+def as_float64(structure):
+    return tf.nest.map_structure(
+        lambda t: tf.cast(t, tf.float64) if t.dtype == tf.float32 else t, structure)
+
+
+def compiled(step, method: str, batches, noise, float32_probes: bool):
+    """`method`'s hypergradient on `step`'s current weights as one tf.function of (batches,
+    noise, epsilon scale), traced once for every caption length."""
+    dtype = tf.float64 if step.weight_logits.dtype == tf.float64 else tf.float32
+    signature = [joint_step_lib.iteration_signature(batches),
+                 tf.nest.map_structure(tf.TensorSpec.from_tensor, noise), tf.TensorSpec([], dtype)]
+
+    def compute(batches, noise, epsilon_scale):
+        problem = step.problem(batches, noise)
+        return hypergradient.compute(method, problem, *step.arguments(), step.rates,
+                                     epsilon_scale=epsilon_scale)
+
+    def run(batches, noise, epsilon_scale):
+        if not float32_probes:
+            return compute(batches, noise, epsilon_scale)
+        with precision.float32_layers(step.keras_models()):  # as the joint step takes them
+            return compute(batches, noise, epsilon_scale)
+
+    return tf.function(run, input_signature=signature), dtype
+
+
+def timed(function, dtype, batches, noise, epsilon_scale=0.0):
+    started = time.time()
+    result = function(batches, noise, tf.constant(epsilon_scale, dtype))
+    return result, time.time() - started
+
+
+def main(_):
+    tf.config.experimental.enable_op_determinism()
+    config = _CONFIG.value
+    prepared = prepare.prepare(config, _WORKDIR.value)
+    with hypergradient_check.second_order_moments():
+        keras.utils.set_random_seed(config.seed)  # as the joint phase builds its models
+        step = joint_step_lib.JointStep(config, *joint_trainer.load_warm_models(
+            config, _WORKDIR.value, prepared))
+        reference = hypergradient_check.random_joint_step(
+            random_models.offline_copy(config), prepared.tokenizer.vocabulary_size, "float64",
+            num_captions=int(step.weight_logits.shape[0]))
+        hypergradient_check.copy_weights(step, reference)
+        draws = first_batches(config, prepared, step, _DRAWS.value)
+        batches, noise = draws[0]
+        methods = {"exact float64": compiled(reference, "exact", as_float64(batches),
+                                             as_float64(noise), False),
+                   "exact float32": compiled(step, "exact", batches, noise, True),
+                   "finite differences": compiled(step, "finite_difference", batches, noise, True)}
+        variants = [("exact float32", "exact float32", 0.0)] + [
+            (f"finite differences, epsilon scale {s}", "finite differences", float(s))
+            for s in _EPSILON_SCALES.value]
+        rows, seconds = [], {}
+        for draw, (batches, noise) in enumerate(draws):
+            exact, seconds["exact float64"] = timed(*methods["exact float64"],
+                                                    as_float64(batches), as_float64(noise))
+            row = {"draw": draw, "validation_loss": float(exact.stats["validation_loss"]),
+                   "exact_norm": {"a": float(tf.norm(exact.a)), "b": float(tf.norm(exact.b))}}
+            for name, method, epsilon_scale in variants:
+                grads, seconds[method] = timed(*methods[method], batches, noise, epsilon_scale)
+                row[name] = {part: hypergradient_check.agreement(getattr(grads, part),
+                                                                 getattr(exact, part))
+                             for part in ("a", "b")}
+                print(f"draw {draw}  {name:40s} A: cosine {row[name]['a']['cosine']:+.3f} "
+                      f"relative error {row[name]['a']['relative_error']:.3f}   B: cosine "
+                      f"{row[name]['b']['cosine']:+.3f} relative error "
+                      f"{row[name]['b']['relative_error']:.3f}", flush=True)
+            rows.append(row)
+    means = {name: {part: {key: float(np.mean([r[name][part][key] for r in rows]))
+                           for key in ("cosine", "relative_error")} for part in ("a", "b")}
+             for name, _, _ in variants}
+    print("\nmeans over draws (against exact float64):")
+    for name, mean in means.items():
+        print(f"  {name:40s} A: cosine {mean['a']['cosine']:+.3f} relative error "
+              f"{mean['a']['relative_error']:.3f}   B: cosine {mean['b']['cosine']:+.3f} "
+              f"relative error {mean['b']['relative_error']:.3f}")
+    print("seconds of one call (the last draw's, traced before):",
+          {k: round(v, 2) for k, v in seconds.items()})
+    results_file.write(_OUT.value, {"workdir": _WORKDIR.value, "draws": rows, "means": means,
+                                    "seconds_per_call": seconds})
+
+
+if __name__ == "__main__":
+    app.run(main)
