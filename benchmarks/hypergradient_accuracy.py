@@ -2,13 +2,15 @@
 
 From a run's warmed-up stages (a `--mode=all` workdir, or one whose warm-up phases have run) and
 the first `--draws` batches its joint phase would take: dL_val/dA and dL_val/dB by the joint
-step's finite differences (float32) at each of `--epsilon_scales`, and exactly (nested tapes) in
-float32, each against the exact ones taken on float64 twins of the same models (the reference):
+step's finite differences (float32) at each of `--epsilon_scales`, exactly (nested tapes) in
+float32, and by finite differences on the float64 twins at each of `--float64_epsilon_scales`
+(where float32 rounding cannot be the cause of an error), each against the exact ones taken on
+the float64 twins of the same models (the reference):
 cosine and relative error per draw, their means, and the seconds of one call of each method
 (the last draw's: traced before when --draws >= 2).
 
   python benchmarks/hypergradient_accuracy.py --workdir=runs/shapes [--config=configs/shapes.py] \
-      [--draws=3] [--epsilon_scales=0.01,0.03,0.1,0.3,1] \
+      [--draws=3] [--epsilon_scales=0.01,0.03,0.1,0.3,1] [--float64_epsilon_scales=0.01,1e-4,1e-6] \
       [--out=benchmarks/results/hypergradient_accuracy.json]
 
 The config must be the one the workdir was trained with. The exact hypergradients need what
@@ -47,6 +49,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir with warmed-up stages
 _DRAWS = flags.DEFINE_integer("draws", 3, "Joint iterations' batches to take the figures on.")
 _EPSILON_SCALES = flags.DEFINE_list("epsilon_scales", ["0.01", "0.03", "0.1", "0.3", "1"],
                                     "joint.epsilon_scale values of the finite differences.")
+_FLOAT64_EPSILON_SCALES = flags.DEFINE_list(
+    "float64_epsilon_scales", ["0.01", "1e-4", "1e-6"],
+    "Epsilon scales of finite differences on the float64 twins.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_accuracy.json", "JSON output.")
 
 
@@ -114,10 +119,15 @@ def main(_):
         methods = {"exact float64": compiled(reference, "exact", as_float64(batches),
                                              as_float64(noise), False),
                    "exact float32": compiled(step, "exact", batches, noise, True),
-                   "finite differences": compiled(step, "finite_difference", batches, noise, True)}
+                   "finite differences": compiled(step, "finite_difference", batches, noise, True),
+                   "finite differences float64": compiled(reference, "finite_difference",
+                                                          as_float64(batches), as_float64(noise),
+                                                          False)}
         variants = [("exact float32", "exact float32", 0.0)] + [
             (f"finite differences, epsilon scale {s}", "finite differences", float(s))
-            for s in _EPSILON_SCALES.value]
+            for s in _EPSILON_SCALES.value] + [
+            (f"float64 finite differences, epsilon scale {s}", "finite differences float64",
+             float(s)) for s in _FLOAT64_EPSILON_SCALES.value]
         rows, seconds = [], {}
         for draw, (batches, noise) in enumerate(draws):
             exact, seconds["exact float64"] = timed(*methods["exact float64"],
@@ -125,11 +135,13 @@ def main(_):
             row = {"draw": draw, "validation_loss": float(exact.stats["validation_loss"]),
                    "exact_norm": {"a": float(tf.norm(exact.a)), "b": float(tf.norm(exact.b))}}
             for name, method, epsilon_scale in variants:
-                grads, seconds[method] = timed(*methods[method], batches, noise, epsilon_scale)
+                inputs = ((as_float64(batches), as_float64(noise)) if method.endswith("float64")
+                          else (batches, noise))
+                grads, seconds[method] = timed(*methods[method], *inputs, epsilon_scale)
                 row[name] = {part: hypergradient_check.agreement(getattr(grads, part),
                                                                  getattr(exact, part))
                              for part in ("a", "b")}
-                print(f"draw {draw}  {name:40s} A: cosine {row[name]['a']['cosine']:+.3f} "
+                print(f"draw {draw}  {name:48s} A: cosine {row[name]['a']['cosine']:+.3f} "
                       f"relative error {row[name]['a']['relative_error']:.3f}   B: cosine "
                       f"{row[name]['b']['cosine']:+.3f} relative error "
                       f"{row[name]['b']['relative_error']:.3f}", flush=True)
@@ -139,7 +151,7 @@ def main(_):
              for name, _, _ in variants}
     print("\nmeans over draws (against exact float64):")
     for name, mean in means.items():
-        print(f"  {name:40s} A: cosine {mean['a']['cosine']:+.3f} relative error "
+        print(f"  {name:48s} A: cosine {mean['a']['cosine']:+.3f} relative error "
               f"{mean['a']['relative_error']:.3f}   B: cosine {mean['b']['cosine']:+.3f} "
               f"relative error {mean['b']['relative_error']:.3f}")
     print("seconds of one call (the last draw's, traced before):",
