@@ -16,11 +16,14 @@ cosine and relative error per draw, their means, and the seconds of one call of 
 The config must be the one the workdir was trained with. The exact hypergradients need what
 `--mode=check_hypergradient` needs (its module's docstring): oneDNN off (set here before
 TensorFlow loads) and batch moments right to the second derivative; deterministic kernels are on.
-Nothing is written to the workdir.
+The workdir is read from a temporary copy (preparing the data writes its summary): nothing is
+written to it.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # before TensorFlow loads (see the docstring)
@@ -53,6 +56,8 @@ _FLOAT64_EPSILON_SCALES = flags.DEFINE_list(
     "float64_epsilon_scales", ["0.01", "1e-4", "1e-6"],
     "Epsilon scales of finite differences on the float64 twins.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_accuracy.json", "JSON output.")
+# What the joint phase and its evaluations wrote: not read here, so not copied.
+NOT_READ = ("joint", "evaluation", "export", "tensorboard", "captioner_control")
 
 
 def first_batches(config, prepared, step, draws: int) -> list:
@@ -104,12 +109,21 @@ def timed(function, dtype, batches, noise, epsilon_scale=0.0):
 
 def main(_):
     tf.config.experimental.enable_op_determinism()
-    config = _CONFIG.value
-    prepared = prepare.prepare(config, _WORKDIR.value)
+    with tempfile.TemporaryDirectory() as workdir:
+        shutil.copytree(_WORKDIR.value, workdir, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*NOT_READ))
+        results = measure(_CONFIG.value, workdir)
+    results_file.write(_OUT.value, {"workdir": _WORKDIR.value, **results})
+
+
+def measure(config, workdir: str) -> dict:
+    """Every variant's agreement with the float64 exact hypergradients, per draw and on average,
+    and the seconds of one call per method."""
+    prepared = prepare.prepare(config, workdir)
     with hypergradient_check.second_order_moments():
         keras.utils.set_random_seed(config.seed)  # as the joint phase builds its models
         step = joint_step_lib.JointStep(config, *joint_trainer.load_warm_models(
-            config, _WORKDIR.value, prepared))
+            config, workdir, prepared))
         reference = hypergradient_check.random_joint_step(
             random_models.offline_copy(config), prepared.tokenizer.vocabulary_size, "float64",
             num_captions=int(step.weight_logits.shape[0]))
@@ -156,8 +170,7 @@ def main(_):
               f"relative error {mean['b']['relative_error']:.3f}")
     print("seconds of one call (the last draw's, traced before):",
           {k: round(v, 2) for k, v in seconds.items()})
-    results_file.write(_OUT.value, {"workdir": _WORKDIR.value, "draws": rows, "means": means,
-                                    "seconds_per_call": seconds})
+    return {"draws": rows, "means": means, "seconds_per_call": seconds}
 
 
 if __name__ == "__main__":
