@@ -28,7 +28,6 @@ import time
 
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # before TensorFlow loads (see the docstring)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
@@ -60,18 +59,15 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_accuracy.jso
 NOT_READ = ("joint", "evaluation", "export", "tensorboard", "captioner_control")
 
 
-def first_batches(config, prepared, step, draws: int) -> list:
+def first_batches(config, prepared, run: joint_trainer.JointRun, draws: int) -> list:
     """(batches, L_gen noise) of the joint phase's first `draws` iterations, from the warm LM."""
-    sampler = joint_trainer.caption_sampler.CaptionSampler(
-        step.models.lm, prepared.tokenizer, prepared.splits["train"], config.lm.generation,
-        config.gan.noise_dim, config.seed)
     streams = joint_trainer.batch_streams(
         config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), 0)
     out = []
     for draw in range(draws):
         batches = tf.nest.map_structure(tf.convert_to_tensor, joint_trainer.next_batches(
-            streams, sampler, config, draw))
-        out.append((batches, step.gan_noise_for(batches["gan"][0])))
+            streams, run.sampler, config, draw))
+        out.append((batches, run.step.gan_noise_for(batches["gan"][0])))
     return out
 
 
@@ -80,23 +76,18 @@ def as_float64(structure):
         lambda t: tf.cast(t, tf.float64) if t.dtype == tf.float32 else t, structure)
 
 
-def compiled(step, method: str, batches, noise, float32_probes: bool):
+def compiled(step, method: str, batches, noise):
     """`method`'s hypergradient on `step`'s current weights as one tf.function of (batches,
-    noise, epsilon scale), traced once for every caption length."""
+    noise, epsilon scale), traced once for every caption length; half-precision layers probe in
+    float32, as the joint step's do."""
     dtype = tf.float64 if step.weight_logits.dtype == tf.float64 else tf.float32
     signature = [joint_step_lib.iteration_signature(batches),
                  tf.nest.map_structure(tf.TensorSpec.from_tensor, noise), tf.TensorSpec([], dtype)]
 
-    def compute(batches, noise, epsilon_scale):
-        problem = step.problem(batches, noise)
-        return hypergradient.compute(method, problem, *step.arguments(), step.rates,
-                                     epsilon_scale=epsilon_scale)
-
     def run(batches, noise, epsilon_scale):
-        if not float32_probes:
-            return compute(batches, noise, epsilon_scale)
-        with precision.float32_layers(step.keras_models()):  # as the joint step takes them
-            return compute(batches, noise, epsilon_scale)
+        with precision.float32_layers(step.keras_models()):
+            return hypergradient.compute(method, step.problem(batches, noise), *step.arguments(),
+                                         step.rates, epsilon_scale=epsilon_scale)
 
     return tf.function(run, input_signature=signature), dtype
 
@@ -121,37 +112,34 @@ def measure(config, workdir: str) -> dict:
     and the seconds of one call per method."""
     prepared = prepare.prepare(config, workdir)
     with hypergradient_check.second_order_moments():
-        keras.utils.set_random_seed(config.seed)  # as the joint phase builds its models
-        step = joint_step_lib.JointStep(config, *joint_trainer.load_warm_models(
-            config, workdir, prepared))
+        run = joint_trainer.build_run(config, workdir, prepared)  # the copy has no joint/
+        step = run.step
         reference = hypergradient_check.random_joint_step(
             random_models.offline_copy(config), prepared.tokenizer.vocabulary_size, "float64",
             num_captions=int(step.weight_logits.shape[0]))
         hypergradient_check.copy_weights(step, reference)
-        draws = first_batches(config, prepared, step, _DRAWS.value)
-        batches, noise = draws[0]
-        methods = {"exact float64": compiled(reference, "exact", as_float64(batches),
-                                             as_float64(noise), False),
-                   "exact float32": compiled(step, "exact", batches, noise, True),
-                   "finite differences": compiled(step, "finite_difference", batches, noise, True),
+        draws = [{"float32": inputs, "float64": as_float64(inputs)}
+                 for inputs in first_batches(config, prepared, run, _DRAWS.value)]
+        first = draws[0]
+        methods = {"exact float64": compiled(reference, "exact", *first["float64"]),
+                   "exact float32": compiled(step, "exact", *first["float32"]),
+                   "finite differences": compiled(step, "finite_difference", *first["float32"]),
                    "finite differences float64": compiled(reference, "finite_difference",
-                                                          as_float64(batches), as_float64(noise),
-                                                          False)}
+                                                          *first["float64"])}
         variants = [("exact float32", "exact float32", 0.0)] + [
             (f"finite differences, epsilon scale {s}", "finite differences", float(s))
             for s in _EPSILON_SCALES.value] + [
             (f"float64 finite differences, epsilon scale {s}", "finite differences float64",
              float(s)) for s in _FLOAT64_EPSILON_SCALES.value]
         rows, seconds = [], {}
-        for draw, (batches, noise) in enumerate(draws):
-            exact, seconds["exact float64"] = timed(*methods["exact float64"],
-                                                    as_float64(batches), as_float64(noise))
+        for draw, inputs in enumerate(draws):
+            exact, seconds["exact float64"] = timed(*methods["exact float64"], *inputs["float64"])
             row = {"draw": draw, "validation_loss": float(exact.stats["validation_loss"]),
                    "exact_norm": {"a": float(tf.norm(exact.a)), "b": float(tf.norm(exact.b))}}
             for name, method, epsilon_scale in variants:
-                inputs = ((as_float64(batches), as_float64(noise)) if method.endswith("float64")
-                          else (batches, noise))
-                grads, seconds[method] = timed(*methods[method], *inputs, epsilon_scale)
+                dtype_name = "float64" if method.endswith("float64") else "float32"
+                grads, seconds[method] = timed(*methods[method], *inputs[dtype_name],
+                                               epsilon_scale)
                 row[name] = {part: hypergradient_check.agreement(getattr(grads, part),
                                                                  getattr(exact, part))
                              for part in ("a", "b")}
