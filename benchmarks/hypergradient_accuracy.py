@@ -21,9 +21,7 @@ written to it.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # before TensorFlow loads (see the docstring)
@@ -35,15 +33,12 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from caption_aug import precision  # noqa: E402
-from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
 from caption_aug.training.checks import hypergradient_check  # noqa: E402
 from caption_aug.training.checks import random_models  # noqa: E402
-from caption_aug.training.joint import hypergradient  # noqa: E402
-from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
 from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
-import results_file  # noqa: E402  (benchmarks/, the script's own folder)
+import joint_draws  # noqa: E402  (benchmarks/, the script's own folder)
+import results_file  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/shapes.py",
                                           "The config the workdir was trained with.")
@@ -55,41 +50,9 @@ _FLOAT64_EPSILON_SCALES = flags.DEFINE_list(
     "float64_epsilon_scales", ["0.01", "1e-4", "1e-6"],
     "Epsilon scales of finite differences on the float64 twins.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_accuracy.json", "JSON output.")
-# What the joint phase and its evaluations wrote: not read here, so not copied.
-NOT_READ = ("joint", "evaluation", "export", "tensorboard", "captioner_control")
-
-
-def first_batches(config, prepared, run: joint_trainer.JointRun, draws: int) -> list:
-    """(batches, L_gen noise) of the joint phase's first `draws` iterations, from the warm LM."""
-    streams = joint_trainer.batch_streams(
-        config, pipelines.Datasets(config, prepared.splits, prepared.tokenizer), 0)
-    out = []
-    for draw in range(draws):
-        batches = tf.nest.map_structure(tf.convert_to_tensor, joint_trainer.next_batches(
-            streams, run.sampler, config, draw))
-        out.append((batches, run.step.gan_noise_for(batches["gan"][0])))
-    return out
-
-
 def as_float64(structure):
     return tf.nest.map_structure(
         lambda t: tf.cast(t, tf.float64) if t.dtype == tf.float32 else t, structure)
-
-
-def compiled(step, method: str, batches, noise):
-    """`method`'s hypergradient on `step`'s current weights as one tf.function of (batches,
-    noise, epsilon scale), traced once for every caption length; half-precision layers probe in
-    float32, as the joint step's do."""
-    dtype = tf.float64 if step.weight_logits.dtype == tf.float64 else tf.float32
-    signature = [joint_step_lib.iteration_signature(batches),
-                 tf.nest.map_structure(tf.TensorSpec.from_tensor, noise), tf.TensorSpec([], dtype)]
-
-    def run(batches, noise, epsilon_scale):
-        with precision.float32_layers(step.keras_models()):
-            return hypergradient.compute(method, step.problem(batches, noise), *step.arguments(),
-                                         step.rates, epsilon_scale=epsilon_scale)
-
-    return tf.function(run, input_signature=signature), dtype
 
 
 def timed(function, dtype, batches, noise, epsilon_scale=0.0):
@@ -100,9 +63,7 @@ def timed(function, dtype, batches, noise, epsilon_scale=0.0):
 
 def main(_):
     tf.config.experimental.enable_op_determinism()
-    with tempfile.TemporaryDirectory() as workdir:
-        shutil.copytree(_WORKDIR.value, workdir, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(*NOT_READ))
+    with joint_draws.workdir_copy(_WORKDIR.value) as workdir:
         results = measure(_CONFIG.value, workdir)
     results_file.write(_OUT.value, {"workdir": _WORKDIR.value, **results})
 
@@ -119,8 +80,9 @@ def measure(config, workdir: str) -> dict:
             num_captions=int(step.weight_logits.shape[0]))
         hypergradient_check.copy_weights(step, reference)
         draws = [{"float32": inputs, "float64": as_float64(inputs)}
-                 for inputs in first_batches(config, prepared, run, _DRAWS.value)]
+                 for inputs in joint_draws.draws(config, prepared, run, _DRAWS.value)]
         first = draws[0]
+        compiled = joint_draws.compiled
         methods = {"exact float64": compiled(reference, "exact", *first["float64"]),
                    "exact float32": compiled(step, "exact", *first["float32"]),
                    "finite differences": compiled(step, "finite_difference", *first["float32"]),
