@@ -30,6 +30,7 @@ class Signal:
                     -gradient[caption_index], np.flatnonzero(bad)))
 
     def accumulate(self, draws: int) -> None:
+        """Records (and prints) the accumulated AUCs over the captions seen in `draws` draws."""
         seen = self.visits > 0
         row = {"draws": draws, "captions_seen": int(seen.sum()),
                "mean_visits_of_seen": float(self.visits[seen].mean())}

@@ -17,7 +17,8 @@ CORRUPTED = list(range(0, NUM_CAPTIONS, 5))   # a fifth
 def _draws(count: int, seed: int = 0):
     """LM batches as the joint phase draws them: passes over every caption in shuffled order."""
     rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(NUM_CAPTIONS) for _ in range(count)])
+    passes = -(-count * BATCH // NUM_CAPTIONS)
+    order = np.concatenate([rng.permutation(NUM_CAPTIONS) for _ in range(passes)])
     return [order[k * BATCH:(k + 1) * BATCH] for k in range(count)]
 
 
@@ -30,8 +31,8 @@ def _gradient(indices, values):
 def _run(draws, hypergradient):
     is_corrupted = np.isin(np.arange(NUM_CAPTIONS), CORRUPTED)
     signal = corruption_signal.Signal(NUM_CAPTIONS, CORRUPTED, ["oracle", "negated", "weak"])
-    for k, indices in enumerate(draws):
-        signal.add(indices, {name: _gradient(indices, function(is_corrupted[indices], k))
+    for indices in draws:
+        signal.add(indices, {name: _gradient(indices, function(is_corrupted[indices]))
                              for name, function in hypergradient.items()})
     signal.accumulate(len(draws))
     return signal
@@ -39,9 +40,9 @@ def _run(draws, hypergradient):
 
 def test_an_oracle_scores_one_its_negation_zero_and_a_weak_signal_grows_with_visits():
     rng = np.random.default_rng(1)
-    hypergradients = {"oracle": lambda bad, k: np.where(bad, 1.0, -1.0),
-                      "negated": lambda bad, k: np.where(bad, -1.0, 1.0),
-                      "weak": lambda bad, k: 0.3 * bad + rng.normal(size=len(bad))}
+    hypergradients = {"oracle": lambda bad: np.where(bad, 1.0, -1.0),
+                      "negated": lambda bad: np.where(bad, -1.0, 1.0),
+                      "weak": lambda bad: 0.3 * bad + rng.normal(size=len(bad))}
     one_pass = _run(_draws(NUM_CAPTIONS // BATCH), hypergradients)
     summary = one_pass.summary()
     assert summary["per_visit"]["oracle"]["mean_auc"] == 1.0
@@ -59,9 +60,9 @@ def test_an_oracle_scores_one_its_negation_zero_and_a_weak_signal_grows_with_vis
 
 def test_noise_scores_about_chance_and_its_interval_holds_one_half():
     rng = np.random.default_rng(2)
-    summary = _run(_draws(100), {"oracle": lambda bad, k: rng.normal(size=len(bad)),
-                                 "negated": lambda bad, k: rng.normal(size=len(bad)),
-                                 "weak": lambda bad, k: rng.normal(size=len(bad))}).summary()
+    summary = _run(_draws(100), {"oracle": lambda bad: rng.normal(size=len(bad)),
+                                 "negated": lambda bad: rng.normal(size=len(bad)),
+                                 "weak": lambda bad: rng.normal(size=len(bad))}).summary()
     for figures in summary["per_visit"].values():
         assert abs(figures["mean_auc"] - 0.5) < figures["half_width_95"] * 1.5
         assert figures["half_width_95"] < 0.1
