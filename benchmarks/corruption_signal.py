@@ -8,6 +8,16 @@ from caption_aug.data import corruption
 from caption_aug.study import report
 
 
+def mean_pairwise_cosine(vectors) -> float:
+    """Mean cosine over all pairs of distinct vectors: 1 when they share one direction, about 0
+    when each points its own way."""
+    unit = np.asarray(vectors, dtype=np.float64)
+    unit = unit / np.linalg.norm(unit, axis=1, keepdims=True)
+    cosines = unit @ unit.T
+    count = len(unit)
+    return float((cosines.sum() - np.trace(cosines)) / (count * (count - 1)))
+
+
 class Signal:
     """Per-draw and accumulated AUCs of -normalised dL_val/da for each method."""
 

@@ -10,10 +10,14 @@ figures per method, each with chance at 0.5:
   after every `--report_every` draws (one pass over the train captions is about 40 draws at the
   study's sizes): what the joint phase's A could reach with that many visits were the other
   weights still.
+With `--hold_lm_batch`, every draw takes the first draw's LM batch (the GAN, real, validation and
+synthetic batches move on as the joint phase's do), and the figures add the mean cosine between
+the draws' hypergradients of those captions: 1 if a caption's hypergradient kept its direction
+whatever the draw's samples, about 0 if each draw set its own.
 
   python benchmarks/hypergradient_signal.py --config=configs/shapes_study.py --workdir=W \
       --config.seed=S --config.data.corrupt_fraction=0.2 --config.data.corrupt_seed=S \
-      [--draws=120] [--methods=finite_difference,exact] [--report_every=10] \
+      [--draws=120] [--methods=finite_difference,exact] [--report_every=10] [--hold_lm_batch] \
       [--out=benchmarks/results/hypergradient_signal.json]
 
 The config (with its overrides) must be the one the workdir was trained with. The exact method
@@ -49,6 +53,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A corrupted-setting workdir wit
 _DRAWS = flags.DEFINE_integer("draws", 120, "Joint iterations' batches to take.")
 _METHODS = flags.DEFINE_list("methods", ["finite_difference", "exact"], "Hypergradient methods.")
 _REPORT_EVERY = flags.DEFINE_integer("report_every", 10, "Draws between accumulated AUCs.")
+_HOLD_LM_BATCH = flags.DEFINE_bool("hold_lm_batch", False, "Every draw takes the first draw's LM "
+                                   "batch; adds the draws' mean pairwise cosine.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_signal.json", "JSON output.")
 
 
@@ -63,22 +69,41 @@ def main(_):
         prepared = prepare.prepare(config, workdir)
         with hypergradient_check.second_order_moments():
             run = joint_trainer.build_run(config, workdir, prepared)  # the copy has no joint/
-            signal = corruption_signal.Signal(int(run.step.weight_logits.shape[0]), corrupted,
-                                              _METHODS.value)
-            epsilon_scale, methods = config.joint.epsilon_scale, None
-            for draw, (batches, noise) in enumerate(joint_draws.draws(
-                    config, prepared, run, _DRAWS.value)):
-                methods = methods or {m: joint_draws.compiled(run.step, m, batches, noise)
-                                      for m in _METHODS.value}
-                signal.add(batches["lm"]["caption_index"].numpy(), {
-                    name: architect.batch_normalised(
-                        function(batches, noise, tf.constant(epsilon_scale, dtype)).a).numpy()
-                    for name, (function, dtype) in methods.items()})
-                if (draw + 1) % _REPORT_EVERY.value == 0 or draw + 1 == _DRAWS.value:
-                    signal.accumulate(draw + 1)
-                    results_file.write(_OUT.value, {"workdir": _WORKDIR.value, "seed": config.seed,
-                                                    "epsilon_scale": epsilon_scale,
-                                                    **signal.summary()})
+            measure(config, prepared, run, corrupted)
+
+
+def measure(config, prepared, run: joint_trainer.JointRun, corrupted) -> None:
+    """Takes the draws, writing the figures after every `--report_every`."""
+    signal = corruption_signal.Signal(int(run.step.weight_logits.shape[0]), corrupted,
+                                      _METHODS.value)
+    epsilon_scale, methods, held_lm = config.joint.epsilon_scale, None, None
+    on_held_lm = {m: [] for m in _METHODS.value}
+    for draw, (batches, noise) in enumerate(joint_draws.draws(config, prepared, run,
+                                                              _DRAWS.value)):
+        if _HOLD_LM_BATCH.value:
+            held_lm = held_lm or batches["lm"]
+            batches = {**batches, "lm": held_lm}
+        methods = methods or {m: joint_draws.compiled(run.step, m, batches, noise)
+                              for m in _METHODS.value}
+        index = batches["lm"]["caption_index"].numpy()
+        normalised = {name: architect.batch_normalised(
+            function(batches, noise, tf.constant(epsilon_scale, dtype)).a).numpy()
+            for name, (function, dtype) in methods.items()}
+        signal.add(index, normalised)
+        if _HOLD_LM_BATCH.value:
+            for name, gradient in normalised.items():
+                on_held_lm[name].append(gradient[index])
+        if (draw + 1) % _REPORT_EVERY.value == 0 or draw + 1 == _DRAWS.value:
+            signal.accumulate(draw + 1)
+            figures = {"workdir": _WORKDIR.value, "seed": config.seed,
+                       "epsilon_scale": epsilon_scale, "hold_lm_batch": _HOLD_LM_BATCH.value,
+                       **signal.summary()}
+            if _HOLD_LM_BATCH.value and draw:
+                figures["mean_pairwise_cosine"] = {
+                    m: corruption_signal.mean_pairwise_cosine(v) for m, v in on_held_lm.items()}
+                print("mean pairwise cosine of the held LM batch's hypergradients:",
+                      figures["mean_pairwise_cosine"], flush=True)
+            results_file.write(_OUT.value, figures)
 
 
 if __name__ == "__main__":

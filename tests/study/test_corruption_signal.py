@@ -68,3 +68,12 @@ def test_noise_scores_about_chance_and_its_interval_holds_one_half():
         assert figures["half_width_95"] < 0.1
     for method in ("oracle", "negated", "weak"):
         assert abs(summary["accumulated"][-1][method] - 0.5) < 0.15
+
+
+def test_mean_pairwise_cosine_is_one_for_one_direction_and_near_zero_for_random_ones():
+    direction = np.array([1.0, -2.0, 0.5])
+    assert np.isclose(corruption_signal.mean_pairwise_cosine([direction, 3 * direction]), 1.0)
+    assert np.isclose(corruption_signal.mean_pairwise_cosine([direction, -direction]), -1.0)
+    assert np.isclose(corruption_signal.mean_pairwise_cosine(np.eye(3)), 0.0)
+    random = np.random.default_rng(3).normal(size=(40, 32))
+    assert abs(corruption_signal.mean_pairwise_cosine(random)) < 0.05
