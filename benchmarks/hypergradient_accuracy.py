@@ -33,7 +33,6 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from caption_aug.data import prepare  # noqa: E402
 from caption_aug.training.checks import hypergradient_check  # noqa: E402
 from caption_aug.training.checks import random_models  # noqa: E402
 from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
@@ -63,53 +62,50 @@ def timed(function, dtype, batches, noise, epsilon_scale=0.0):
 
 def main(_):
     tf.config.experimental.enable_op_determinism()
-    with joint_draws.workdir_copy(_WORKDIR.value) as workdir:
-        results = measure(_CONFIG.value, workdir)
+    with joint_draws.warm_run(_CONFIG.value, _WORKDIR.value) as (prepared, run):
+        results = measure(_CONFIG.value, prepared, run)
     results_file.write(_OUT.value, {"workdir": _WORKDIR.value, **results})
 
 
-def measure(config, workdir: str) -> dict:
+def measure(config, prepared, run: joint_trainer.JointRun) -> dict:
     """Every variant's agreement with the float64 exact hypergradients, per draw and on average,
     and the seconds of one call per method."""
-    prepared = prepare.prepare(config, workdir)
-    with hypergradient_check.second_order_moments():
-        run = joint_trainer.build_run(config, workdir, prepared)  # the copy has no joint/
-        step = run.step
-        reference = hypergradient_check.random_joint_step(
-            random_models.offline_copy(config), prepared.tokenizer.vocabulary_size, "float64",
-            num_captions=int(step.weight_logits.shape[0]))
-        hypergradient_check.copy_weights(step, reference)
-        draws = [{"float32": inputs, "float64": as_float64(inputs)}
-                 for inputs in joint_draws.draws(config, prepared, run, _DRAWS.value)]
-        first = draws[0]
-        compiled = joint_draws.compiled
-        methods = {"exact float64": compiled(reference, "exact", *first["float64"]),
-                   "exact float32": compiled(step, "exact", *first["float32"]),
-                   "finite differences": compiled(step, "finite_difference", *first["float32"]),
-                   "finite differences float64": compiled(reference, "finite_difference",
-                                                          *first["float64"])}
-        variants = [("exact float32", "exact float32", 0.0)] + [
-            (f"finite differences, epsilon scale {s}", "finite differences", float(s))
-            for s in _EPSILON_SCALES.value] + [
-            (f"float64 finite differences, epsilon scale {s}", "finite differences float64",
-             float(s)) for s in _FLOAT64_EPSILON_SCALES.value]
-        rows, seconds = [], {}
-        for draw, inputs in enumerate(draws):
-            exact, seconds["exact float64"] = timed(*methods["exact float64"], *inputs["float64"])
-            row = {"draw": draw, "validation_loss": float(exact.stats["validation_loss"]),
-                   "exact_norm": {"a": float(tf.norm(exact.a)), "b": float(tf.norm(exact.b))}}
-            for name, method, epsilon_scale in variants:
-                dtype_name = "float64" if method.endswith("float64") else "float32"
-                grads, seconds[method] = timed(*methods[method], *inputs[dtype_name],
-                                               epsilon_scale)
-                row[name] = {part: hypergradient_check.agreement(getattr(grads, part),
-                                                                 getattr(exact, part))
-                             for part in ("a", "b")}
-                print(f"draw {draw}  {name:48s} A: cosine {row[name]['a']['cosine']:+.3f} "
-                      f"relative error {row[name]['a']['relative_error']:.3f}   B: cosine "
-                      f"{row[name]['b']['cosine']:+.3f} relative error "
-                      f"{row[name]['b']['relative_error']:.3f}", flush=True)
-            rows.append(row)
+    step = run.step
+    reference = hypergradient_check.random_joint_step(
+        random_models.offline_copy(config), prepared.tokenizer.vocabulary_size, "float64",
+        num_captions=int(step.weight_logits.shape[0]))
+    hypergradient_check.copy_weights(step, reference)
+    draws = [{"float32": inputs, "float64": as_float64(inputs)}
+             for inputs in joint_draws.draws(config, prepared, run, _DRAWS.value)]
+    first = draws[0]
+    compiled = joint_draws.compiled
+    methods = {"exact float64": compiled(reference, "exact", *first["float64"]),
+               "exact float32": compiled(step, "exact", *first["float32"]),
+               "finite differences": compiled(step, "finite_difference", *first["float32"]),
+               "finite differences float64": compiled(reference, "finite_difference",
+                                                      *first["float64"])}
+    variants = [("exact float32", "exact float32", 0.0)] + [
+        (f"finite differences, epsilon scale {s}", "finite differences", float(s))
+        for s in _EPSILON_SCALES.value] + [
+        (f"float64 finite differences, epsilon scale {s}", "finite differences float64",
+         float(s)) for s in _FLOAT64_EPSILON_SCALES.value]
+    rows, seconds = [], {}
+    for draw, inputs in enumerate(draws):
+        exact, seconds["exact float64"] = timed(*methods["exact float64"], *inputs["float64"])
+        row = {"draw": draw, "validation_loss": float(exact.stats["validation_loss"]),
+               "exact_norm": {"a": float(tf.norm(exact.a)), "b": float(tf.norm(exact.b))}}
+        for name, method, epsilon_scale in variants:
+            dtype_name = "float64" if method.endswith("float64") else "float32"
+            grads, seconds[method] = timed(*methods[method], *inputs[dtype_name],
+                                           epsilon_scale)
+            row[name] = {part: hypergradient_check.agreement(getattr(grads, part),
+                                                             getattr(exact, part))
+                         for part in ("a", "b")}
+            print(f"draw {draw}  {name:48s} A: cosine {row[name]['a']['cosine']:+.3f} "
+                  f"relative error {row[name]['a']['relative_error']:.3f}   B: cosine "
+                  f"{row[name]['b']['cosine']:+.3f} relative error "
+                  f"{row[name]['b']['relative_error']:.3f}", flush=True)
+        rows.append(row)
     means = {name: {part: {key: float(np.mean([r[name][part][key] for r in rows]))
                            for key in ("cosine", "relative_error")} for part in ("a", "b")}
              for name, _, _ in variants}

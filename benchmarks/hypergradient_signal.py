@@ -38,8 +38,6 @@ from ml_collections import config_flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from caption_aug.data import corruption  # noqa: E402
-from caption_aug.data import prepare  # noqa: E402
-from caption_aug.training.checks import hypergradient_check  # noqa: E402
 from caption_aug.training.joint import architect  # noqa: E402
 from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
 import corruption_signal  # noqa: E402  (benchmarks/, the script's own folder)
@@ -61,15 +59,12 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/hypergradient_signal.json"
 def main(_):
     tf.config.experimental.enable_op_determinism()
     config = _CONFIG.value
-    with joint_draws.workdir_copy(_WORKDIR.value) as workdir:
-        corrupted = corruption.read_indices(workdir)
-        if not corrupted:
-            raise app.UsageError(f"{_WORKDIR.value} has no corrupted captions: train it with "
-                                 "--config.data.corrupt_fraction > 0")
-        prepared = prepare.prepare(config, workdir)
-        with hypergradient_check.second_order_moments():
-            run = joint_trainer.build_run(config, workdir, prepared)  # the copy has no joint/
-            measure(config, prepared, run, corrupted)
+    corrupted = corruption.read_indices(_WORKDIR.value)
+    if not corrupted:
+        raise app.UsageError(f"{_WORKDIR.value} has no corrupted captions: train it with "
+                             "--config.data.corrupt_fraction > 0")
+    with joint_draws.warm_run(config, _WORKDIR.value) as (prepared, run):
+        measure(config, prepared, run, corrupted)
 
 
 def measure(config, prepared, run: joint_trainer.JointRun, corrupted) -> None:

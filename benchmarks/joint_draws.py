@@ -1,5 +1,5 @@
-"""What the hypergradient benchmarks share: the joint phase's batches, drawn as its trainer draws
-them from a run's warmed-up stages, and one hypergradient method compiled for them."""
+"""What the hypergradient benchmarks share: a run's warmed-up stages loaded as the joint phase
+loads them, the batches it would draw, and one hypergradient method compiled for them."""
 
 import itertools
 import os
@@ -13,6 +13,8 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from caption_aug import precision  # noqa: E402
 from caption_aug.data import pipelines  # noqa: E402
+from caption_aug.data import prepare  # noqa: E402
+from caption_aug.training.checks import hypergradient_check  # noqa: E402
 from caption_aug.training.joint import hypergradient  # noqa: E402
 from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
 from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
@@ -22,12 +24,15 @@ NOT_READ = ("joint", "evaluation", "export", "tensorboard", "captioner_control")
 
 
 @contextmanager
-def workdir_copy(workdir: str):
-    """A temporary copy of `workdir`'s warm-up stages (preparing the data writes its summary, so
-    the benchmarks never read the workdir itself)."""
+def warm_run(config, workdir: str):
+    """(prepared data, the joint trainer's run) from a temporary copy of `workdir`'s warm-up
+    stages (preparing the data writes its summary, so the workdir itself is never written), with
+    batch moments right to the second derivative, as the exact hypergradients need."""
     with tempfile.TemporaryDirectory() as copy:
         shutil.copytree(workdir, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_READ))
-        yield copy
+        prepared = prepare.prepare(config, copy)
+        with hypergradient_check.second_order_moments():
+            yield prepared, joint_trainer.build_run(config, copy, prepared)  # a fresh joint/
 
 
 def draws(config, prepared, run: joint_trainer.JointRun, count=None):
