@@ -79,21 +79,23 @@ def _median_seconds(fn, repeats: int) -> float:
 
 def _timings(config, step, batches, plain_captioner, repeats: int) -> dict:
     import tensorflow as tf
+    from caption_aug import compiled
     from caption_aug import precision
     from caption_aug.training.joint import hypergradient
 
     def hypergradient_only():  # as the joint step takes it: probes in float32
         with precision.float32_layers(step.keras_models()):
-            return hypergradient.compute(config.joint.hypergradient, step.problem(batches),
+            problem = step.problem(batches, step.gan_noise_for(batches["gan"][0]))
+            return hypergradient.compute(config.joint.hypergradient, problem,
                                          *step.arguments(), step.rates,
                                          epsilon_scale=config.joint.epsilon_scale).a
 
     phases = {
-        "lm_step": tf.function(lambda: step._lm_update(batches["lm"])),
-        "gan_iteration": tf.function(lambda: step._gan_updates(batches["gan"])),
+        "lm_step": compiled.function(lambda: step._lm_update(batches["lm"])),
+        "gan_iteration": compiled.function(lambda: step._gan_updates(batches["gan"])),
         "captioner_step": lambda: plain_captioner.train_step(batches["real"]),
-        "joint_hypergradient": tf.function(hypergradient_only),
-        "joint_captioner_real_plus_synthetic": tf.function(
+        "joint_hypergradient": compiled.function(hypergradient_only),
+        "joint_captioner_real_plus_synthetic": compiled.function(
             lambda: step._captioner_update(batches["real"], batches["synthetic"])),
         "joint_iteration": lambda: step(batches, True),
         "joint_iteration_without_hypergradient": lambda: step(batches, False),

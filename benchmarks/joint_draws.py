@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from caption_aug import compiled  # noqa: E402
 from caption_aug import precision  # noqa: E402
 from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
@@ -59,4 +60,4 @@ def compiled(step, method: str, batches, noise):
             return hypergradient.compute(method, step.problem(batches, noise), *step.arguments(),
                                          step.rates, epsilon_scale=epsilon_scale)
 
-    return tf.function(run, input_signature=signature), dtype
+    return compiled.function(run, input_signature=signature), dtype

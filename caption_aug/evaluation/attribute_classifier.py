@@ -21,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 from keras import layers
 
+from caption_aug import compiled
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
 from caption_aug import progress
@@ -130,7 +131,7 @@ def predict(model: keras.Model, images, batch_size: int = 256) -> dict:
     positives among 56 the logits are rarely calibrated to cross 0. (Only the heads the model
     has.) Batch by batch through one compiled call, which runs under any strategy (Keras'
     `predict` fails under MultiWorkerMirroredStrategy: keras-team/keras#20585)."""
-    call = tf.function(lambda batch: model(batch, training=False))
+    call = compiled.function(lambda batch: model(batch, training=False))
     batches = [call(images[start:start + batch_size])
                for start in range(0, len(images), batch_size)]
     outputs = {name: np.concatenate([batch[name].numpy() for batch in batches])
@@ -230,7 +231,7 @@ class ClassifierStep:
         self.model, self.loss, self.guard = model, loss, guard
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build(model.trainable_variables)
-        self.train_step = tf.function(self.update)
+        self.train_step = compiled.function(self.update)
 
     def update(self, batch) -> dict:
         """One guarded step on `batch`, (images, labels by head name), `loss` (per example, no

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug.data import corpus
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
@@ -41,9 +42,9 @@ class CaptionGenerator:
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self._search = tf.function(self._beam_search, reduce_retracing=True,
+        self._search = compiled.function(self._beam_search, reduce_retracing=True,
                                    jit_compile=jit_compile)
-        self._detokenize = tf.function(lambda result: detokenize(tokenizer.keras_tokenizer, result),
+        self._detokenize = compiled.function(lambda result: detokenize(tokenizer.keras_tokenizer, result),
                                        reduce_retracing=True)
 
     def _beam_search(self, images, beam_size):

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug.data import pipelines
 from caption_aug.data import prepare as prepare_lib
 from caption_aug.evaluation import captioner_eval
@@ -30,7 +31,7 @@ def serving_function(model, tokenizer, image_size: int, normalization: str, beam
     def decode(data):
         return pipelines.decode_and_resize(data, is_path=False, size=image_size)
 
-    @tf.function(jit_compile=jit_compile)
+    @compiled.function(jit_compile=jit_compile)
     def search(images):
         return model.generate(images, beam_size, max_length, tokenizer.start_id, tokenizer.end_id,
                               tokenizer.pad_id)

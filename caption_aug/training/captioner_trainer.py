@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
 from caption_aug.data import pipelines
@@ -62,9 +63,9 @@ class CaptionerStep:
         self.decoder_optimizer = keras.optimizers.Adam(cfg.decoder_lr, name=f"{name}_decoder_adam")
         self.encoder_optimizer.build(self.encoder_variables)
         self.decoder_optimizer.build(self.decoder_variables)
-        self.train_step = tf.function(self._train_step, jit_compile=cfg.jit_compile,
+        self.train_step = compiled.function(self._train_step, jit_compile=cfg.jit_compile,
                                       reduce_retracing=True)
-        self.validation_step = tf.function(self._validation_step, reduce_retracing=True)
+        self.validation_step = compiled.function(self._validation_step, reduce_retracing=True)
 
     def checkpoint_objects(self) -> dict:
         """The model, both optimisers and the guard's counters."""

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
 from caption_aug.data import pipelines
@@ -53,7 +54,7 @@ class EncoderStep:
                 "padding_mask": tf.TensorSpec([None, max_tokens], tf.bool),
                 "image_index": tf.TensorSpec([None], tf.int32)}
         # a distributed batch has per-replica types: no signature under several replicas
-        self.train_step = tf.function(
+        self.train_step = compiled.function(
             self.update, input_signature=[spec] if distribute.replicas() == 1 else None)
 
     def checkpoint_objects(self) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
 from caption_aug import progress
@@ -67,8 +68,8 @@ class GanStep:
             STAGE, max_consecutive_skips, "gan.generator_lr / gan.discriminator_lr")
         self._inference_images = inference_images(models.conditioning.embed,
                                                   models.sampling_generator)
-        self.discriminator_step = tf.function(self._discriminator_step)
-        self.generator_step = tf.function(self._generator_step)
+        self.discriminator_step = compiled.function(self._discriminator_step)
+        self.generator_step = compiled.function(self._generator_step)
 
     def checkpoint_objects(self) -> dict:
         """Everything training changes (the frozen encoder has its own checkpoint)."""
@@ -327,7 +328,7 @@ def inference_images(embed, generator):
     mode) for captions embedded by `embed`, traced once: called eagerly, the sentence encoder's
     GRU re-traces its loop on every call (about 1 s each), which made scoring slower than training
     at test sizes."""
-    @tf.function(reduce_retracing=True)
+    @compiled.function(reduce_retracing=True)
     def images(token_ids, padding_mask, noise):
         embedding = embed(token_ids, padding_mask)
         return generator({"text_embedding": embedding, "noise": noise}, training=False)

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from caption_aug import compiled
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
 from caption_aug.data import corpus
@@ -98,7 +99,7 @@ class LMStep:
                 "padding_mask": tf.TensorSpec([None, None], tf.bool),
                 "caption_index": tf.TensorSpec([None], tf.int32)}
         # a distributed batch has per-replica types: no signature under several replicas
-        self.train_step = tf.function(
+        self.train_step = compiled.function(
             self.update, input_signature=[spec] if distribute.replicas() == 1 else None,
             reduce_retracing=True)
 

@@ -22,6 +22,7 @@ import time
 import keras
 import tensorflow as tf
 
+from caption_aug import compiled
 from caption_aug import precision
 from caption_aug.training.checks import random_models
 from caption_aug.training.joint import hypergradient
@@ -98,7 +99,7 @@ def _finite_difference(step, batches, epsilon_scale):
             return hypergradient.finite_difference(*_arguments(step, batches),
                                                    epsilon_scale=epsilon_scale)
 
-    return tf.function(probe)()
+    return compiled.function(probe)()
 
 
 def check(config) -> dict:
@@ -116,12 +117,12 @@ def check(config) -> dict:
     batches = random_models.batches(config, vocabulary_size, seed=config.seed)
     args = _arguments(step, batches)
     started = time.time()
-    approximate = (tf.function(lambda: hypergradient.finite_difference(
+    approximate = (compiled.function(lambda: hypergradient.finite_difference(
         *args, epsilon_scale=config.joint.epsilon_scale))() if probed is step else
         _finite_difference(probed, batches, config.joint.epsilon_scale))
     finite_seconds = time.time() - started
     started = time.time()
-    exact = tf.function(lambda: hypergradient.exact(*args))()
+    exact = compiled.function(lambda: hypergradient.exact(*args))()
     exact_seconds = time.time() - started
     result = {"seed": config.seed, "mixed_precision": config.mixed_precision,
               "a": agreement(approximate.a, exact.a), "b": agreement(approximate.b, exact.b),

@@ -12,6 +12,7 @@ import functools
 
 import tensorflow as tf
 
+from caption_aug import compiled
 from caption_aug import config_schema
 from caption_aug import distribute
 from caption_aug import precision
@@ -70,12 +71,16 @@ class JointStep:
 
     def __call__(self, batches: dict, with_hypergradient: bool) -> dict:
         """One iteration, compiled at the first call (its batches give the input signature)."""
+        return self.iteration_function(batches, with_hypergradient)(batches)
+
+    def iteration_function(self, batches: dict, with_hypergradient: bool):
+        """The iteration's `tf.function` (made at the first call; `batches` give its signature)."""
         if with_hypergradient not in self._compiled:
-            self._compiled[with_hypergradient] = tf.function(
+            self._compiled[with_hypergradient] = compiled.function(
                 functools.partial(self._iteration, with_hypergradient=with_hypergradient),
                 jit_compile=self.config.joint.jit_compile,
                 input_signature=[iteration_signature(batches)])
-        return self._compiled[with_hypergradient](batches)
+        return self._compiled[with_hypergradient]
 
     @property
     def rates(self) -> hypergradient.Rates:
