@@ -150,21 +150,25 @@ class _QuietLibraries(std_logging.Filter):
         return record.levelno >= std_logging.WARNING or "tensorflow_datasets" not in record.pathname
 
 
-# Modes that need an environment variable set before TensorFlow loads (see each module).
-_MODE_ENVIRONMENT = {"check_hypergradient": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
+def _set_environment(mode: str, config) -> None:
+    """Before TensorFlow loads: oneDNN off where nested tapes take second derivatives (the check,
+    exact hypergradients), which its CPU kernels fail on (checks/hypergradient_check.py)."""
+    if mode == "check_hypergradient" or config.joint.hypergradient == "exact":
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        logging.info("TF_ENABLE_ONEDNN_OPTS=%s: nested tapes take second derivatives here",
+                     os.environ["TF_ENABLE_ONEDNN_OPTS"])
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.get_absl_handler().addFilter(_QuietLibraries())
-    for name, value in _MODE_ENVIRONMENT.get(_MODE.value, {}).items():
-        os.environ.setdefault(name, value)
     from caption_aug import config_schema
     workdir = _WORKDIR.value
     try:
         config = load_config()
         config_schema.validate(config, check_data_paths=_MODE.value != "dry_run")
+        _set_environment(_MODE.value, config)
         from caption_aug import distribute  # imports TensorFlow: after the start-up checks
         from caption_aug import precision
         from caption_aug.workdir import checkpoints

@@ -15,7 +15,7 @@ from caption_aug import compiled  # noqa: E402
 from caption_aug import precision  # noqa: E402
 from caption_aug.data import pipelines  # noqa: E402
 from caption_aug.data import prepare  # noqa: E402
-from caption_aug.training.checks import hypergradient_check  # noqa: E402
+from caption_aug.models.second_order import second_order_moments  # noqa: E402
 from caption_aug.training.joint import hypergradient  # noqa: E402
 from caption_aug.training.joint import step as joint_step_lib  # noqa: E402
 from caption_aug.training.joint import trainer as joint_trainer  # noqa: E402
@@ -32,7 +32,7 @@ def warm_run(config, workdir: str):
     with tempfile.TemporaryDirectory() as copy:
         shutil.copytree(workdir, copy, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_READ))
         prepared = prepare.prepare(config, copy)
-        with hypergradient_check.second_order_moments():
+        with second_order_moments():
             yield prepared, joint_trainer.build_run(config, copy, prepared)  # a fresh joint/
 
 

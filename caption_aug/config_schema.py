@@ -275,8 +275,8 @@ def _joint() -> ml_collections.ConfigDict:
                                              # the control arm and the virtual step (0: its own
                                              # captioner.encoder_lr / decoder_lr)
         synthetic_batch_size=16,             # synthetic pairs drawn per iteration
-        hypergradient="finite_difference",   # finite_difference | exact (nested tapes, small
-                                           # models) | first_order (v at W, no virtual step)
+        hypergradient="finite_difference",   # finite_difference | exact (nested tapes; one
+                                           # device, oneDNN off) | first_order (v at W only)
         hypergradient_every=1,               # A/B update every k iterations
         epsilon_scale=0.01,                  # eps = epsilon_scale / ||v|| (and the inner ones)
         update_caption_weights=True,         # A (ablation: False freezes it)

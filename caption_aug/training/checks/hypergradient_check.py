@@ -8,14 +8,14 @@ check removes both while it runs (seen here, TF 2.21 on CPU):
 - Keras's TensorFlow BatchNormalization takes batch moments with `tf.nn.moments`, whose variance
   stops the gradient through the mean: first derivatives are right, second derivatives are not
   (the generator, discriminator and captioner all normalise in training mode). The check swaps in
-  plain moments (`second_order_moments`).
+  plain moments (`second_order.second_order_moments`), as a run's exact hypergradients do.
 - oneDNN's CPU kernels fail on the second derivative of the discriminator's convolutions:
-  `train_main.py` turns them off (TF_ENABLE_ONEDNN_OPTS=0) for this mode before TensorFlow loads.
+  `train_main.py` turns them off (TF_ENABLE_ONEDNN_OPTS=0) for this mode, and for any run with
+  exact hypergradients, before TensorFlow loads.
 The models are float64, so finite differences can take the small epsilon the tiny models' strong
 curvature needs (`joint.epsilon_scale` of the check config).
 """
 
-import contextlib
 import json
 import time
 
@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from caption_aug import compiled
 from caption_aug import precision
+from caption_aug.models.second_order import second_order_moments
 from caption_aug.training.checks import random_models
 from caption_aug.training.joint import hypergradient
 from caption_aug.training.joint import step as joint_step_lib
@@ -36,26 +37,6 @@ def agreement(approximate: tf.Tensor, exact: tf.Tensor) -> dict:
     return {"cosine": float(tf.reduce_sum(a * e) / tf.maximum(tf.norm(a) * norm, 1e-30)),
             "relative_error": float(tf.norm(a - e) / tf.maximum(norm, 1e-30)),
             "exact_norm": float(norm)}
-
-
-@contextlib.contextmanager
-def second_order_moments():
-    """Keras BatchNormalization with batch moments that are right to the second derivative."""
-    from keras.src.backend.tensorflow import nn as keras_tf_nn  # the function Keras BN calls
-
-    def moments(x, axes, keepdims):
-        mean = tf.reduce_mean(x, axes, keepdims=True)
-        variance = tf.reduce_mean(tf.square(x - mean), axes, keepdims=True)
-        if not keepdims:
-            mean, variance = tf.squeeze(mean, axes), tf.squeeze(variance, axes)
-        return mean, variance
-
-    original = keras_tf_nn._compute_moments
-    keras_tf_nn._compute_moments = moments
-    try:
-        yield
-    finally:
-        keras_tf_nn._compute_moments = original
 
 
 def random_joint_step(config, vocabulary_size: int, policy: str,

@@ -3,12 +3,15 @@ validation hypergradient, held whole in one short class as DARTS' `architect.py`
 the virtual step's rates, the method, the two optimisers, the non-finite guard and the ablation
 switches that freeze A or B."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
 from caption_aug import config_schema
 from caption_aug import distribute
 from caption_aug import guard as guard_lib
+from caption_aug.models.second_order import second_order_moments
 from caption_aug.training.joint import hypergradient
 
 # Adam's epsilon for B: hypergradients carry the product of the virtual learning rates (about 1e-7
@@ -56,9 +59,12 @@ class Architect:
 
     def hypergradients(self, problem: hypergradient.Problem, W, G, E, A, B
                        ) -> hypergradient.Hypergradients:
-        """dL_val/dA and dL_val/dB by `joint.hypergradient` from the weights (W, G, E, A, B)."""
-        return hypergradient.compute(self.joint.hypergradient, problem, W, G, E, A, B, self.rates,
-                                     epsilon_scale=self.joint.epsilon_scale)
+        """dL_val/dA and dL_val/dB by `joint.hypergradient` from the weights (W, G, E, A, B);
+        `exact` with batch moments right to the second derivative (its nested tapes need them)."""
+        exact = self.joint.hypergradient == "exact"
+        with second_order_moments() if exact else contextlib.nullcontext():
+            return hypergradient.compute(self.joint.hypergradient, problem, W, G, E, A, B,
+                                         self.rates, epsilon_scale=self.joint.epsilon_scale)
 
     @staticmethod
     def figures(grads: hypergradient.Hypergradients) -> dict:
